@@ -1,0 +1,188 @@
+"""The plain undercomplete autoencoder."""
+
+from ._base import BaseAutoencoder
+from ._modules import AutoencoderModule
+
+__all__ = ["Autoencoder"]
+
+
+class Autoencoder(BaseAutoencoder):
+    """Undercomplete autoencoder: an encoder ``h = f(x)`` and a decoder ``r = g(h)`` trained to
+    reconstruct their input.
+
+    The loss is the reconstruction error ``L(x, g(f(x)))`` averaged over samples and features (mean
+    squared error or binary cross-entropy), plus an optional L2 weight penalty. The code layer is
+    linear; the decoder mirrors the encoder. With ``activation="identity"``, ``hidden_layer_sizes=()``
+    and ``loss="mse"`` the autoencoder learns the same subspace as PCA (Baldi & Hornik, 1989).
+
+    Read more in the :ref:`User Guide <autoencoder>`.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code (latent dimension K).
+    hidden_layer_sizes : array-like of int, default=(128,)
+        Sizes of the encoder's hidden layers; the decoder uses them in reverse. ``()`` gives a
+        single-layer (shallow) autoencoder.
+    activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
+        Activation of the hidden layers.
+    output_activation : {"auto", "identity", "sigmoid"}, default="auto"
+        Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
+        otherwise.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss. "bce" (binary cross-entropy) needs X in [0, 1].
+    tied_weights : bool, default=False
+        If True the decoder's weights are the encoder's, transposed.
+    dropout : float, default=0.0
+        Dropout rate on the hidden activations during training.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(256, n_samples)``. Larger values are clipped to n_samples.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Tolerance for the stopping criterion: training stops when the training loss (or, with
+        early stopping, the validation score) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs.
+    n_iter_no_change : int, default=10
+        Number of epochs with no improvement to wait before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its score stops improving
+        and restore the weights with the best validation score.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out when ``early_stopping=True``.
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffling, the validation split and any noise, through a
+        local ``torch.Generator``; global random states are never touched. Pass an int for
+        reproducible results.
+    verbose : int, default=0
+        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the previous solution instead of starting again.
+    device : str, default="cpu"
+        Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network, with ``encode`` and ``decode`` methods.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training samples seen.
+    loss_curve_ : list of float
+        Training loss at the end of each epoch.
+    best_loss_ : float
+        Lowest training loss reached.
+    validation_scores_ : list of float or None
+        Score (mean of :meth:`score_samples`) on the held-out data after each epoch, when
+        ``early_stopping=True``; None otherwise.
+    best_validation_score_ : float or None
+        Best validation score, when ``early_stopping=True``; None otherwise.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : The linear autoencoder's closed-form solution.
+    SparseAutoencoder : Autoencoder with a sparsity penalty on the code.
+    DenoisingAutoencoder : Autoencoder trained to undo input corruption.
+    ContractiveAutoencoder : Autoencoder with an encoder-Jacobian penalty.
+    VAE : Variational autoencoder.
+
+    Notes
+    -----
+    All computation is in float32; ``transform``, ``inverse_transform``, ``score_samples`` and
+    ``jacobian`` return float32 arrays, computed in batches so that memory stays flat in the number of
+    rows.
+
+    References
+    ----------
+    .. [1] P. Baldi and K. Hornik, "Neural networks and principal component analysis: Learning from
+       examples without local minima", Neural Networks 2(1), 1989.
+    .. [2] G. E. Hinton and R. R. Salakhutdinov, "Reducing the dimensionality of data with neural
+       networks", Science 313(5786), 2006.
+    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, chapter 14.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skae import Autoencoder
+    >>> X = MinMaxScaler().fit_transform(load_digits().data)
+    >>> ae = Autoencoder(n_components=8, hidden_layer_sizes=(64,), max_iter=5, random_state=0)
+    >>> codes = ae.fit_transform(X)
+    >>> codes.shape
+    (1797, 8)
+    >>> ae.inverse_transform(codes).shape
+    (1797, 64)
+    """
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        output_activation="auto",
+        loss="mse",
+        tied_weights=False,
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        precision="float32",
+    ):
+        super().__init__(
+            n_components=n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            output_activation=output_activation,
+            loss=loss,
+            tied_weights=tied_weights,
+            dropout=dropout,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+            device=device,
+            precision=precision,
+        )
+
+    def _build_module(self, n_features):
+        return AutoencoderModule(
+            n_features,
+            self.n_components,
+            hidden_layer_sizes=self._hidden_sizes(),
+            activation=self.activation,
+            output_activation=self._output_activation(),
+            tied_weights=self.tied_weights,
+            dropout=self.dropout,
+        )

@@ -1,0 +1,764 @@
+"""The one training engine every skae estimator shares.
+
+An estimator is this engine plus a few hooks (see :class:`BaseAutoencoder`):
+
+- ``_build_module(n_features)`` returns an ``nn.Module`` with ``encode`` and ``decode``;
+- ``_corrupt(X, generator)`` returns the network's input (denoising noise; identity by default);
+- ``_loss(X, X_in, output, module)`` returns the scalar training loss, penalty included;
+- ``_score_samples_tensor(module, X)`` returns one score per sample (higher is better).
+
+The loop itself (epochs over shuffled mini-batches, Adam, early stopping, warm start, ``partial_fit``,
+divergence handling) lives here once.
+"""
+
+import copy
+import math
+import numbers
+import sys
+import time
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._losses import reconstruction_loss
+from ._modules import ACTIVATIONS
+from ._version import __version__
+
+__all__ = ["BaseAutoencoder"]
+
+# Rows per forward pass in transform / score_samples / jacobian: bounds memory whatever n_samples is.
+_INFERENCE_BATCH = 2048
+_JACOBIAN_BATCH = 64
+
+
+# --------------------------------------------------------------------------------------------------
+# Randomness and devices
+
+
+def _seed_from(random_state):
+    """An integer seed drawn from ``random_state`` without touching numpy's or torch's global RNG."""
+    if random_state is None:
+        # Fresh OS entropy: np.random.mtrand's global state is left alone.
+        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state) % (2**63)
+    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+
+
+def _resolve_device(device):
+    """``torch.device`` for the ``device`` parameter, with a clear error when it is unavailable."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device={device!r} is not a valid torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r} was requested but only {torch.cuda.device_count()} CUDA "
+                "device(s) are available."
+            )
+    elif dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"device={device!r} was requested but MPS is not available here.")
+    elif dev.type != "cpu":
+        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda', 'cuda:N' or 'mps'.")
+    return dev
+
+
+def _check_precision(precision, device):
+    """The autocast dtype for ``precision`` on ``device`` (None for float32)."""
+    if precision == "float32":
+        return None
+    if device.type == "cpu":
+        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    elif device.type == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = False
+    if not supported:
+        raise ValueError(
+            f"precision='bfloat16' needs a CPU with avx512_bf16/AMX or a CUDA device with bfloat16 "
+            f"support; device {str(device)!r} has neither. Use precision='float32'."
+        )
+    return torch.bfloat16
+
+
+# --------------------------------------------------------------------------------------------------
+# Data: a view of validated X that hands out float32 tensors a batch at a time
+
+
+class _Rows:
+    """Rows of a validated float32 X as torch tensors, without a full copy.
+
+    Dense writable arrays are wrapped once with ``torch.from_numpy`` (zero copy) and batches are
+    gathered with ``index_select``. Read-only arrays (memmaps) are gathered by numpy, a batch at a
+    time, so torch never holds a non-writable buffer. Sparse matrices are densified one batch at a time.
+    """
+
+    def __init__(self, X):
+        self.n = X.shape[0]
+        self._X = X
+        self._tensor = None
+        if not sp.issparse(X) and X.flags.writeable and X.flags.c_contiguous:
+            self._tensor = torch.from_numpy(X)
+
+    def take(self, index):
+        """Rows at ``index`` (a CPU int64 tensor), as a new float32 tensor."""
+        if self._tensor is not None:
+            return self._tensor.index_select(0, index)
+        rows = self._X[index.numpy()]
+        if sp.issparse(rows):
+            rows = rows.toarray()
+        return torch.from_numpy(np.ascontiguousarray(rows))
+
+    def slice(self, start, stop):
+        """Rows ``start:stop`` as a float32 tensor (a view where possible)."""
+        if self._tensor is not None:
+            return self._tensor[start:stop]
+        rows = self._X[start:stop]
+        rows = rows.toarray() if sp.issparse(rows) else np.array(rows, order="C")
+        return torch.from_numpy(rows)
+
+
+def _check_finite_float32(X, name="X"):
+    """float64 values beyond float32's range become inf when cast: refuse them with a clear error."""
+    data = X.data if sp.issparse(X) else X
+    if data.dtype == np.float32 and data.size and not np.isfinite(data).all():
+        raise ValueError(
+            f"{name} contains values too large in magnitude for float32 (|x| > 3.4e38), which skae "
+            "computes in. Rescale the data first, for example with sklearn.preprocessing.StandardScaler."
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta):
+    """Base class for skae autoencoders. Not to be used directly: use a subclass.
+
+    Subclasses implement :meth:`_build_module` and may override :meth:`_corrupt`, :meth:`_loss`,
+    :meth:`_score_samples_tensor` and :meth:`_check_params`.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
+        "loss": [StrOptions({"mse", "bce"})],
+        "tied_weights": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "device": [str],
+        "precision": [StrOptions({"float32", "bfloat16"})],
+    }
+
+    @abstractmethod
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        output_activation="auto",
+        loss="mse",
+        tied_weights=False,
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        precision="float32",
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.tied_weights = tied_weights
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+        self.precision = precision
+
+    # ------------------------------------------------------------------ hooks
+
+    @abstractmethod
+    def _build_module(self, n_features):
+        """Return an uninitialised ``nn.Module`` with ``encode``, ``decode`` and ``reset_parameters``."""
+
+    def _corrupt(self, X, generator):
+        """The network's input for clean batch ``X`` during training (identity: no noise)."""
+        return X
+
+    def _forward(self, module, X_in, generator):
+        """Run the network on ``X_in``; returns ``(code, output)`` where output feeds :meth:`_loss`."""
+        return module(X_in)
+
+    def _loss(self, X, X_in, code, output, module):
+        """Scalar training loss for clean batch ``X``, network input ``X_in`` and its ``output``."""
+        return reconstruction_loss(output, X, self.loss, self._output_activation()).mean()
+
+    def _forward_loss(self, module, X, generator):
+        """Training loss of clean batch ``X``; returns ``(loss, code)``.
+
+        The semi-supervised classifier calls this on the autoencoder it wraps, so that noise, penalties
+        and KL terms come with it.
+        """
+        X_in = self._corrupt(X, generator)
+        code, output = self._forward(module, X_in, generator)
+        return self._loss(X, X_in, code, output, module), code
+
+    def _score_samples_tensor(self, module, X):
+        """Per-sample score of clean ``X`` in eval mode: the negative reconstruction error."""
+        pre = module.decode_preactivation(module.encode(X))
+        return -reconstruction_loss(pre, X, self.loss, self._output_activation())
+
+    def _check_params(self, X):
+        """Checks that involve several parameters or the data; called at every fit."""
+        if self.loss == "bce":
+            data = X.data if sp.issparse(X) else X
+            if data.size and (data.min() < 0 or data.max() > 1):
+                raise ValueError(
+                    f"loss='bce' needs X in [0, 1], but X ranges over [{data.min():.4g}, "
+                    f"{data.max():.4g}]. Scale it first, e.g. with sklearn.preprocessing.MinMaxScaler, "
+                    "or use loss='mse'."
+                )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _output_activation(self):
+        if self.output_activation == "auto":
+            return "sigmoid" if self.loss == "bce" else "identity"
+        return self.output_activation
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral):
+            sizes = (sizes,)
+        sizes = tuple(sizes)
+        if not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h > 0 for h in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be a sequence of positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return sizes
+
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            reset=reset,
+            accept_sparse=("csr", "csc"),
+            dtype=np.float32,
+            order="C",
+        )
+        _check_finite_float32(X)
+        return X
+
+    def _module_device(self):
+        return next(self.module_.parameters()).device
+
+    def _batch_size(self, n):
+        return min(256 if self.batch_size == "auto" else self.batch_size, n)
+
+    def _new_optimizer(self, module):
+        decay = [p for n, p in module.named_parameters() if n.endswith("weight")]
+        rest = [p for n, p in module.named_parameters() if not n.endswith("weight")]
+        groups = [{"params": decay, "weight_decay": self.alpha}, {"params": rest, "weight_decay": 0.0}]
+        return torch.optim.Adam([g for g in groups if g["params"]], lr=self.learning_rate_init)
+
+    def _snapshot(self, module):
+        return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to X.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse matrices are densified one mini-batch at a time.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch over X, continuing from the current state.
+
+        The first call initialises the network; later calls keep the weights and the optimizer state
+        and must see the same number of features.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return self._fit(X, incremental=True)
+
+    def _fit(self, X, incremental):
+        first = not hasattr(self, "module_") or not (incremental or self.warm_start)
+        X = self._validate_X(X, reset=first)
+        self._check_params(X)
+        device = _resolve_device(self.device)
+        autocast_dtype = _check_precision(self.precision, device)
+
+        if incremental and not first and getattr(self, "_rng_state", None) is not None:
+            cpu_gen = torch.Generator().set_state(self._rng_state)
+        else:
+            cpu_gen = torch.Generator().manual_seed(_seed_from(self.random_state))
+
+        if first:
+            module = self._build_module(self.n_features_in_)
+            module.reset_parameters(cpu_gen)
+            self.module_ = module.to(device)
+            self._optimizer = None
+            self.n_iter_ = 0
+            self.t_ = 0
+            self.loss_curve_ = []
+            self.best_loss_ = np.inf
+            self.validation_scores_ = [] if (self.early_stopping and not incremental) else None
+            self.best_validation_score_ = -np.inf if (self.early_stopping and not incremental) else None
+            self._no_improvement_count = 0
+        else:
+            self.module_.to(device)
+            if not incremental:
+                # warm_start: keep the weights, restart the optimizer and the stopping criteria.
+                self._optimizer = None
+                self.loss_curve_ = list(self.loss_curve_)
+                self._no_improvement_count = 0
+                if self.early_stopping:
+                    self.validation_scores_ = []
+                    self.best_validation_score_ = -np.inf
+        module = self.module_
+        if getattr(self, "_optimizer", None) is None:
+            self._optimizer = self._new_optimizer(module)
+            if getattr(self, "_optimizer_state", None) is not None:
+                self._optimizer.load_state_dict(self._optimizer_state)
+        self._optimizer_state = None
+
+        # Noise and sampling happen on the compute device, from a generator seeded by the CPU one.
+        if device.type == "cpu":
+            gen = cpu_gen
+        else:
+            gen = torch.Generator(device=device).manual_seed(
+                int(torch.randint(2**62, (1,), generator=cpu_gen))
+            )
+
+        rows = _Rows(X)
+        n = rows.n
+        train_index = None
+        val_index = None
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            n_val = max(1, int(round(self.validation_fraction * n)))
+            if n - n_val < 1:
+                raise ValueError(
+                    f"early_stopping=True needs at least 2 samples to hold out a validation set, "
+                    f"got n_samples={n}."
+                )
+            perm = torch.randperm(n, generator=cpu_gen)
+            val_index, train_index = perm[:n_val], perm[n_val:]
+        n_train = n if train_index is None else train_index.numel()
+
+        self._train_epochs(
+            module, rows, train_index, val_index, n_train, device, autocast_dtype, cpu_gen, gen,
+            max_epochs=1 if incremental else self.max_iter, incremental=incremental,
+        )
+        self._rng_state = cpu_gen.get_state()
+        return self
+
+    def _train_epochs(
+        self, module, rows, train_index, val_index, n_train, device, autocast_dtype, cpu_gen, gen,
+        max_epochs, incremental,
+    ):
+        optimizer = self._optimizer
+        batch_size = self._batch_size(n_train)
+        early_stopping = val_index is not None
+        best_state = None
+        last_good = self._snapshot(module)
+        autocast = (
+            torch.autocast(device.type, dtype=autocast_dtype)
+            if autocast_dtype is not None
+            else _NullContext()
+        )
+        converged = False
+        stopped = None
+        epoch_start_time = time.time()
+        try:
+            for _ in range(max_epochs):
+                epoch_start_time = time.time()
+                module.train()
+                if self.shuffle:
+                    order = torch.randperm(n_train, generator=cpu_gen)
+                else:
+                    order = torch.arange(n_train)
+                if train_index is not None:
+                    order = train_index[order]
+                batch_losses = []
+                n_batches = math.ceil(n_train / batch_size)
+                for b, start in enumerate(range(0, n_train, batch_size)):
+                    index = order[start : start + batch_size]
+                    xb = rows.take(index).to(device, non_blocking=True)
+                    with autocast:
+                        loss, _ = self._forward_loss(module, xb, gen)
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    # Weighted by the batch's size, summed once per epoch: no host sync per batch.
+                    batch_losses.append(loss.detach().float() * index.numel())
+                    if self.verbose >= 2:
+                        _progress(b + 1, n_batches)
+                epoch_loss = float(torch.stack(batch_losses).sum()) / n_train
+                self.t_ += n_train
+
+                if not math.isfinite(epoch_loss) or not _all_finite(module):
+                    module.load_state_dict(last_good)
+                    self._optimizer = None  # its moments are poisoned too
+                    stopped = "diverged"
+                    break
+                self.n_iter_ += 1
+                self.loss_curve_.append(epoch_loss)
+                last_good = self._snapshot(module)
+
+                msg = f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}"
+                if early_stopping:
+                    val_score = self._mean_score(module, rows, val_index)
+                    self.validation_scores_.append(val_score)
+                    msg += f", validation score = {val_score:.8f}"
+                    if val_score < self.best_validation_score_ + self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                    if val_score > self.best_validation_score_:
+                        self.best_validation_score_ = val_score
+                        best_state = last_good
+                else:
+                    if epoch_loss > self.best_loss_ - self.tol:
+                        self._no_improvement_count += 1
+                    else:
+                        self._no_improvement_count = 0
+                if epoch_loss < self.best_loss_:
+                    self.best_loss_ = epoch_loss
+                if self.verbose:
+                    if self.verbose >= 2:
+                        sys.stdout.write("\n")
+                    print(msg + f" ({time.time() - epoch_start_time:.2f}s)")
+                if not incremental and self._no_improvement_count > self.n_iter_no_change:
+                    converged = True
+                    if self.verbose:
+                        what = "Validation score" if early_stopping else "Training loss"
+                        print(
+                            f"{what} did not improve more than tol={self.tol} for "
+                            f"{self.n_iter_no_change} consecutive epochs. Stopping."
+                        )
+                    break
+        except KeyboardInterrupt:
+            module.load_state_dict(last_good)
+            stopped = "interrupted"
+
+        if early_stopping and best_state is not None:
+            module.load_state_dict(best_state)
+        module.eval()
+
+        if stopped == "diverged":
+            warnings.warn(
+                f"Training of {type(self).__name__} diverged at epoch {self.n_iter_ + 1}: the loss "
+                "became infinite or NaN. The weights of the last finite epoch were restored and "
+                f"training stopped. Lower learning_rate_init (now {self.learning_rate_init:g}) or "
+                "scale X (e.g. with StandardScaler or MinMaxScaler).",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        elif stopped == "interrupted":
+            warnings.warn(
+                f"Training interrupted by the user after {self.n_iter_} epoch(s); the weights of the "
+                "last complete epoch were kept.",
+                UserWarning,
+                stacklevel=4,
+            )
+        elif not incremental and not converged:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    # ------------------------------------------------------------------ inference
+
+    def _batches(self, X):
+        """Yield ``(start, stop, tensor on the module's device)`` over validated X."""
+        rows = _Rows(X)
+        device = self._module_device()
+        for start in range(0, rows.n, _INFERENCE_BATCH):
+            stop = min(start + _INFERENCE_BATCH, rows.n)
+            yield start, stop, rows.slice(start, stop).to(device)
+
+    def _apply(self, X, fn, n_out):
+        """Apply ``fn(module, batch) -> tensor`` batch by batch; numpy float32 out."""
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        module = self.module_
+        out = np.empty((X.shape[0], *n_out), dtype=np.float32)
+        with torch.inference_mode():
+            module.eval()
+            for start, stop, xb in self._batches(X):
+                out[start:stop] = fn(module, xb).float().cpu().numpy()
+        return out
+
+    def _mean_score(self, module, rows, index):
+        module.eval()
+        total = 0.0
+        with torch.inference_mode():
+            device = next(module.parameters()).device
+            for start in range(0, index.numel(), _INFERENCE_BATCH):
+                xb = rows.take(index[start : start + _INFERENCE_BATCH]).to(device)
+                total += float(self._score_samples_tensor(module, xb).double().sum())
+        module.train()
+        return total / index.numel()
+
+    def transform(self, X):
+        """Encode X: the latent code of each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components), dtype float32
+            The codes.
+        """
+        return self._apply(X, lambda m, xb: m.encode(xb), (self.n_components,))
+
+    def inverse_transform(self, X):
+        """Decode codes back to the input space.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, e.g. the output of :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features), dtype float32
+            The reconstructions.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=np.float32, order="C", input_name="X")
+        _check_finite_float32(Z)
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform is "
+                f"expecting {self.n_components} features (n_components) as input."
+            )
+        out = np.empty((Z.shape[0], self.n_features_in_), dtype=np.float32)
+        device = self._module_device()
+        with torch.inference_mode():
+            self.module_.eval()
+            for start in range(0, Z.shape[0], _INFERENCE_BATCH):
+                zb = torch.from_numpy(np.array(Z[start : start + _INFERENCE_BATCH])).to(device)
+                out[start : start + zb.shape[0]] = self.module_.decode(zb).float().cpu().numpy()
+        return out
+
+    def score_samples(self, X):
+        """Per-sample score: the negative reconstruction error (mean over features).
+
+        With ``loss="mse"`` this is minus the mean squared error of each sample's reconstruction; with
+        ``loss="bce"``, minus its mean binary cross-entropy. Higher means better reconstructed, so low
+        scores flag anomalies.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), dtype float32
+        """
+        return self._apply(X, self._score_samples_tensor, ())
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples` over X (higher is better).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X), dtype=np.float64))
+
+    def jacobian(self, X):
+        """The encoder's Jacobian ∂h/∂x at each sample.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        J : ndarray of shape (n_samples, n_components, n_features), dtype float32
+        """
+        check_is_fitted(self)
+        X = self._validate_X(X, reset=False)
+        module = self.module_
+        module.eval()
+        out = np.empty((X.shape[0], self.n_components, self.n_features_in_), dtype=np.float32)
+
+        def encode_one(x):
+            return module.encode(x.unsqueeze(0)).squeeze(0)
+
+        jac = torch.func.vmap(torch.func.jacrev(encode_one))
+        rows = _Rows(X)
+        device = self._module_device()
+        for start in range(0, rows.n, _JACOBIAN_BATCH):
+            stop = min(start + _JACOBIAN_BATCH, rows.n)
+            xb = rows.slice(start, stop).to(device)
+            with torch.no_grad():
+                out[start:stop] = jac(xb).float().cpu().numpy()
+        return out
+
+    # ------------------------------------------------------------------ sklearn plumbing
+
+    @property
+    def _n_features_out(self):
+        check_is_fitted(self)
+        return self.n_components
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = self.loss == "bce"
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_skae_version"] = __version__
+        module = state.get("module_")
+        if module is not None and next(module.parameters()).device.type != "cpu":
+            state["module_"] = copy.deepcopy(module).to("cpu")
+        optimizer = state.pop("_optimizer", None)
+        if optimizer is not None:
+            state["_optimizer_state"] = _to_cpu(optimizer.state_dict())
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_skae_version", None)
+        if version is not None and version != __version__:
+            warnings.warn(
+                f"Loading a {type(self).__name__} pickled with skae {version} into skae "
+                f"{__version__}. This may break or give different results; refit it with "
+                f"skae {__version__} to be safe.",
+                UserWarning,
+                stacklevel=2,
+            )
+        self.__dict__.update(state)
+        self._optimizer = None
+        module = self.__dict__.get("module_")
+        if module is not None:
+            try:
+                module.to(_resolve_device(self.device))
+            except ValueError:
+                warnings.warn(
+                    f"{type(self).__name__} was fitted on device={self.device!r}, which is not "
+                    "available here; it was loaded on the CPU.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+class _NullContext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _all_finite(module):
+    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu")
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def _progress(done, total, width=30):
+    filled = int(width * done / total)
+    sys.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} batches")
+    sys.stdout.flush()

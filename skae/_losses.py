@@ -1,0 +1,41 @@
+"""Reconstruction losses as pure torch functions.
+
+Each returns one value per sample (the mean over features), so that training (their mean over a batch),
+``score_samples`` (their negation) and the semi-supervised classifier all share one definition.
+"""
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["reconstruction_loss"]
+
+_EPS = 1e-7
+
+
+def reconstruction_loss(preactivation, target, loss="mse", output_activation="identity"):
+    """Per-sample reconstruction loss, averaged over features.
+
+    Parameters
+    ----------
+    preactivation : Tensor of shape (n_samples, n_features)
+        The decoder's output before its output activation.
+    target : Tensor of shape (n_samples, n_features)
+        The clean input.
+    loss : {"mse", "bce"}
+    output_activation : {"identity", "sigmoid"}
+
+    Returns
+    -------
+    Tensor of shape (n_samples,)
+    """
+    if loss == "bce":
+        if output_activation == "sigmoid":
+            # From the logits: exact where sigmoid would saturate to 0 or 1 in float32.
+            per = F.binary_cross_entropy_with_logits(preactivation, target, reduction="none")
+        else:
+            p = preactivation.clamp(_EPS, 1 - _EPS)
+            per = F.binary_cross_entropy(p, target, reduction="none")
+    else:
+        recon = torch.sigmoid(preactivation) if output_activation == "sigmoid" else preactivation
+        per = (recon - target).square()
+    return per.mean(dim=1)

@@ -1,0 +1,194 @@
+"""Torch modules behind the estimators.
+
+The modules know nothing of scikit-learn: they take float tensors and return float tensors. Parameters are
+allocated uninitialised (``torch.empty`` draws no random numbers) and filled by ``reset_parameters`` from a
+caller-supplied ``torch.Generator``, so building a module never touches torch's global RNG.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["ACTIVATIONS", "Dense", "MLP", "TiedMLP", "AutoencoderModule", "topk_mask"]
+
+
+def _identity(x):
+    return x
+
+
+ACTIVATIONS = {
+    "identity": _identity,
+    "relu": torch.relu,
+    "tanh": torch.tanh,
+    "sigmoid": torch.sigmoid,
+    "elu": F.elu,
+    "gelu": F.gelu,
+}
+
+# Glorot & Bengio (2010) uniform bound, with the factor scikit-learn's MLP uses for sigmoid units.
+_GLOROT_FACTOR = {"sigmoid": 2.0}
+
+
+def topk_mask(h, k):
+    """Keep the ``k`` largest entries of each row of ``h`` and zero the rest (Makhzani & Frey, 2014)."""
+    if k >= h.shape[1]:
+        return h
+    values, index = torch.topk(h, k, dim=1, sorted=False)
+    return torch.zeros_like(h).scatter(1, index, values)
+
+
+class Dense(nn.Module):
+    """An affine layer ``x @ W.T + b`` whose initialisation draws from an explicit generator."""
+
+    def __init__(self, n_in, n_out):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_out, n_in))
+        self.bias = nn.Parameter(torch.empty(n_out))
+
+    def reset_parameters(self, generator, activation="relu"):
+        n_out, n_in = self.weight.shape
+        bound = math.sqrt(_GLOROT_FACTOR.get(activation, 6.0) / (n_in + n_out))
+        with torch.no_grad():
+            self.weight.uniform_(-bound, bound, generator=generator)
+            self.bias.zero_()
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+
+class MLP(nn.Module):
+    """A stack of :class:`Dense` layers: ``activation`` between them, ``last_activation`` after the last.
+
+    Dropout, when asked for, acts on the hidden activations only (not on the input nor on the output).
+    """
+
+    def __init__(self, sizes, activation="relu", last_activation="identity", dropout=0.0):
+        super().__init__()
+        self.layers = nn.ModuleList(Dense(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.activation = activation
+        self.last_activation = last_activation
+        self.dropout = float(dropout)
+
+    def reset_parameters(self, generator):
+        for i, layer in enumerate(self.layers):
+            last = i == len(self.layers) - 1
+            layer.reset_parameters(generator, self.last_activation if last else self.activation)
+
+    def hidden(self, x):
+        """All layers but the last, activated: the input of the last layer."""
+        act = ACTIVATIONS[self.activation]
+        for layer in self.layers[:-1]:
+            x = act(layer(x))
+            if self.dropout and self.training:
+                x = F.dropout(x, self.dropout, training=True)
+        return x
+
+    def preactivation(self, x):
+        """The last layer's output before ``last_activation``."""
+        return self.layers[-1](self.hidden(x))
+
+    def forward(self, x):
+        return ACTIVATIONS[self.last_activation](self.preactivation(x))
+
+
+class TiedMLP(nn.Module):
+    """The mirror image of an :class:`MLP` that reuses its weights transposed, with biases of its own.
+
+    The encoder is held in a plain list so that its parameters are registered once, by the encoder.
+    """
+
+    def __init__(self, encoder, activation="relu", last_activation="identity", dropout=0.0):
+        super().__init__()
+        self._encoder = [encoder]
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.empty(layer.weight.shape[1])) for layer in reversed(encoder.layers)
+        )
+        self.activation = activation
+        self.last_activation = last_activation
+        self.dropout = float(dropout)
+
+    def reset_parameters(self, generator):
+        with torch.no_grad():
+            for b in self.biases:
+                b.zero_()
+
+    def preactivation(self, z):
+        act = ACTIVATIONS[self.activation]
+        weights = [layer.weight for layer in reversed(self._encoder[0].layers)]
+        n = len(weights)
+        for i, (w, b) in enumerate(zip(weights, self.biases)):
+            z = F.linear(z, w.t(), b)
+            if i < n - 1:
+                z = act(z)
+                if self.dropout and self.training:
+                    z = F.dropout(z, self.dropout, training=True)
+        return z
+
+    def forward(self, z):
+        return ACTIVATIONS[self.last_activation](self.preactivation(z))
+
+
+class AutoencoderModule(nn.Module):
+    """Encoder ``n_features → hidden… → n_components`` and its mirrored decoder.
+
+    Parameters
+    ----------
+    n_features, n_components : int
+    hidden_layer_sizes : sequence of int
+        Encoder hidden sizes; the decoder uses them in reverse.
+    activation : str
+        Hidden activation, a key of :data:`ACTIVATIONS`.
+    code_activation : str
+        Activation of the code layer (identity for a linear code).
+    output_activation : str
+        Activation of the reconstruction.
+    tied_weights : bool
+    dropout : float
+    k : int or None
+        When set, only the ``k`` largest code units of each sample are kept (k-sparse code).
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(),
+        activation="relu",
+        code_activation="identity",
+        output_activation="identity",
+        tied_weights=False,
+        dropout=0.0,
+        k=None,
+    ):
+        super().__init__()
+        hidden = [int(h) for h in hidden_layer_sizes]
+        self.encoder = MLP([n_features, *hidden, n_components], activation, code_activation, dropout)
+        if tied_weights:
+            self.decoder = TiedMLP(self.encoder, activation, output_activation, dropout)
+        else:
+            self.decoder = MLP(
+                [n_components, *hidden[::-1], n_features], activation, output_activation, dropout
+            )
+        self.k = k
+
+    def reset_parameters(self, generator):
+        self.encoder.reset_parameters(generator)
+        self.decoder.reset_parameters(generator)
+
+    def encode(self, x):
+        h = self.encoder(x)
+        if self.k is not None:
+            h = topk_mask(h, self.k)
+        return h
+
+    def decode_preactivation(self, z):
+        return self.decoder.preactivation(z)
+
+    def decode(self, z):
+        return self.decoder(z)
+
+    def forward(self, x):
+        code = self.encode(x)
+        return code, self.decode_preactivation(code)

@@ -1,0 +1,455 @@
+"""Behaviour of the shared engine, through the plain Autoencoder."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from scipy.linalg import subspace_angles
+from sklearn.datasets import load_digits
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from skae import Autoencoder
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return MinMaxScaler().fit_transform(X).astype(np.float32), y
+
+
+def small(**kw):
+    params = dict(n_components=4, hidden_layer_sizes=(16,), max_iter=5, random_state=0)
+    params.update(kw)
+    return Autoencoder(**params)
+
+
+def spectral_gap_data(n=600, d=12, k=3, seed=0):
+    """Data near a k-dimensional subspace: large variances on k directions, small noise elsewhere."""
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    scales = np.r_[[5.0, 4.0, 3.0][:k], np.full(d - k, 0.2)]
+    return (rng.normal(size=(n, d)) * scales) @ basis.T + 1.0
+
+
+# --------------------------------------------------------------------------- oracle: PCA
+
+
+def test_linear_autoencoder_recovers_pca_subspace():
+    X = spectral_gap_data()
+    pca = PCA(3).fit(X)
+    ae = Autoencoder(
+        n_components=3,
+        hidden_layer_sizes=(),
+        activation="identity",
+        loss="mse",
+        learning_rate_init=1e-2,
+        max_iter=2000,
+        tol=0,
+        batch_size=len(X),  # full batch: no mini-batch noise floor above PCA's optimum
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(X)
+    R = ae.inverse_transform(ae.transform(X)).astype(np.float64)
+    # The reconstructions span the same affine subspace as PCA's: compare their centered spans.
+    _, _, vt = np.linalg.svd(R - R.mean(0), full_matrices=False)
+    angles = subspace_angles(vt[:3].T, pca.components_.T)
+    assert angles.max() < 0.05
+    pca_mse = np.mean((pca.inverse_transform(pca.transform(X)) - X) ** 2)
+    ae_mse = np.mean((R - X) ** 2)
+    assert ae_mse <= 1.02 * pca_mse
+    # score is minus the mean squared error per feature
+    assert ae.score(X) == pytest.approx(-ae_mse, rel=1e-3)
+
+
+# --------------------------------------------------------------------------- determinism & global state
+
+
+def test_same_random_state_same_result_other_state_differs(digits):
+    X, _ = digits
+    a = small(random_state=1).fit(X[:300]).transform(X[:50])
+    b = small(random_state=1).fit(X[:300]).transform(X[:50])
+    c = small(random_state=2).fit(X[:300]).transform(X[:50])
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_fit_leaves_global_state_alone(digits):
+    X, _ = digits
+    torch_state = torch.random.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    threads = torch.get_num_threads()
+    dtype = torch.get_default_dtype()
+    est = small(random_state=None).fit(X[:200])
+    est.transform(X[:10])
+    assert torch.equal(torch.random.get_rng_state(), torch_state)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)
+    assert torch.get_num_threads() == threads
+    assert torch.get_default_dtype() == dtype
+
+
+def test_random_state_instance_is_accepted(digits):
+    X, _ = digits
+    a = small(random_state=np.random.RandomState(3)).fit(X[:200]).transform(X[:5])
+    b = small(random_state=np.random.RandomState(3)).fit(X[:200]).transform(X[:5])
+    np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def test_training_reduces_loss_and_records_curves(digits):
+    X, _ = digits
+    est = small(max_iter=15, tol=0).fit(X)
+    assert est.n_iter_ == 15 == len(est.loss_curve_)
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+    assert est.best_loss_ == min(est.loss_curve_)
+    assert est.validation_scores_ is None and est.best_validation_score_ is None
+    assert est.t_ == 15 * len(X)
+
+
+def test_max_iter_reached_warns(digits):
+    X, _ = digits
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        small(max_iter=2, tol=0).fit(X[:100])
+
+
+def test_tol_stops_before_max_iter(digits):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = small(max_iter=500, tol=10.0, n_iter_no_change=2).fit(X[:100])
+    # The first epoch sets best_loss_; training stops once more than n_iter_no_change (2) epochs in
+    # a row fail to improve on it by tol, i.e. after epoch 1 + 3, as in MLPRegressor.
+    assert est.n_iter_ == 4
+
+
+def test_early_stopping_restores_best_weights(digits):
+    X, _ = digits
+    params = dict(early_stopping=True, validation_fraction=0.2, n_iter_no_change=3, tol=0,
+                  learning_rate_init=1e-2, batch_size=32)
+    est = small(max_iter=100, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X)
+    assert len(est.validation_scores_) == est.n_iter_
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    best_epoch = int(np.argmax(est.validation_scores_)) + 1
+    assert best_epoch < est.n_iter_  # it did train past its best epoch
+    # Same seed, stopped at the best epoch: same split, same trajectory, so the same weights.
+    short = small(max_iter=best_epoch, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        short.fit(X)
+    np.testing.assert_array_equal(est.transform(X), short.transform(X))
+
+
+def test_early_stopping_needs_two_samples():
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        small(early_stopping=True).fit(np.ones((1, 3)))
+
+
+def test_partial_fit_is_one_epoch_and_keeps_optimizer(digits):
+    X, _ = digits
+    est = small()
+    for i in range(3):
+        est.partial_fit(X)
+        assert est.n_iter_ == i + 1
+    assert len(est.loss_curve_) == 3
+    state = est._optimizer.state_dict()["state"]
+    assert all(int(s["step"]) == 3 * int(np.ceil(len(X) / 256)) for s in state.values())
+    with pytest.raises(ValueError, match="features"):
+        est.partial_fit(X[:, :10])
+
+
+def test_partial_fit_sequence_matches_fit_epochs(digits):
+    """k partial_fit calls follow the same trajectory as fit with max_iter=k (same seed)."""
+    X, _ = digits
+    a = small(max_iter=3, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a.fit(X)
+    b = small()
+    for _ in range(3):
+        b.partial_fit(X)
+    np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(a.transform(X[:20]), b.transform(X[:20]), rtol=1e-4, atol=1e-5)
+
+
+def test_warm_start_continues(digits):
+    X, _ = digits
+    est = small(max_iter=3, tol=0, warm_start=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X)
+        first = est.loss_curve_[-1]
+        est.fit(X)
+    assert est.n_iter_ == 6 and len(est.loss_curve_) == 6
+    assert est.loss_curve_[-1] < first
+    cold = small(max_iter=3, tol=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        cold.fit(X)
+        cold.fit(X)
+    assert cold.n_iter_ == 3
+
+
+def test_verbose_prints_one_line_per_epoch(digits, capsys):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small(max_iter=3, tol=0, verbose=1).fit(X[:100])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Iteration")]
+    assert len(lines) == 3 and "loss = " in lines[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        small(max_iter=1, batch_size=10, verbose=2).fit(X[:100])
+    assert "10/10 batches" in capsys.readouterr().out
+
+
+def test_tiny_data_and_one_component():
+    X = np.array([[0.0, 1.0, 2.0]])
+    est = Autoencoder(n_components=1, hidden_layer_sizes=(), max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        Z = est.fit_transform(X)
+    assert Z.shape == (1, 1) and np.isfinite(Z).all()
+
+
+@pytest.mark.parametrize("kw", [{"tied_weights": True}, {"dropout": 0.3}, {"alpha": 1e-2},
+                                {"activation": "tanh"}, {"activation": "gelu"},
+                                {"hidden_layer_sizes": (16, 8)}, {"precision": "bfloat16"}])
+def test_options_train(digits, kw):
+    X, _ = digits
+    if kw.get("precision") == "bfloat16" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        with pytest.raises(ValueError, match="bfloat16"):
+            small(**kw).fit(X)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = small(max_iter=10, tol=0, **kw).fit(X)
+    assert est.loss_curve_[-1] < est.loss_curve_[0]
+    assert np.isfinite(est.transform(X)).all()
+
+
+def test_tied_weights_share_parameters(digits):
+    X, _ = digits
+    tied = small(tied_weights=True).fit(X[:50])
+    untied = small().fit(X[:50])
+    n_tied = sum(p.numel() for p in tied.module_.parameters())
+    n_untied = sum(p.numel() for p in untied.module_.parameters())
+    assert n_untied - n_tied == 64 * 16 + 16 * 4
+
+
+def test_bce_loss_and_sigmoid_output(digits):
+    X, _ = digits
+    est = small(loss="bce", max_iter=10).fit(X)
+    R = est.inverse_transform(est.transform(X))
+    assert R.min() >= 0 and R.max() <= 1
+    eps = 1e-7
+    Rc = np.clip(R.astype(np.float64), eps, 1 - eps)
+    bce = -(X * np.log(Rc) + (1 - X) * np.log(1 - Rc)).mean(axis=1)
+    np.testing.assert_allclose(est.score_samples(X), -bce, rtol=1e-3, atol=1e-4)
+
+
+# --------------------------------------------------------------------------- methods
+
+
+def test_score_samples_is_negative_mse(digits):
+    X, _ = digits
+    est = small().fit(X)
+    R = est.inverse_transform(est.transform(X))
+    np.testing.assert_allclose(est.score_samples(X), -((R - X) ** 2).mean(axis=1), rtol=1e-4, atol=1e-6)
+    assert est.score(X) == pytest.approx(float(est.score_samples(X).mean()), rel=1e-5)
+
+
+def test_jacobian_matches_finite_differences(digits):
+    X, _ = digits
+    est = small(activation="tanh", hidden_layer_sizes=(16, 8)).fit(X[:200])
+    x = X[:3].astype(np.float64)
+    J = est.jacobian(x)
+    assert J.shape == (3, 4, 64)
+    h = 1e-2
+    fd = np.empty_like(J)
+    for j in range(64):
+        e = np.zeros(64)
+        e[j] = h
+        fd[:, :, j] = (est.transform(x + e) - est.transform(x - e)) / (2 * h)
+    np.testing.assert_allclose(J, fd, atol=2e-3, rtol=2e-2)
+
+
+def test_inverse_transform_checks_width(digits):
+    X, _ = digits
+    est = small().fit(X[:50])
+    with pytest.raises(ValueError, match="expecting 4 features"):
+        est.inverse_transform(np.zeros((2, 3)))
+
+
+def test_unfitted_raises():
+    with pytest.raises(NotFittedError):
+        small().transform(np.zeros((2, 3)))
+
+
+def test_feature_names_out(digits):
+    X, _ = digits
+    est = small().fit(X[:50])
+    assert list(est.get_feature_names_out()) == [f"autoencoder{i}" for i in range(4)]
+
+
+def test_pickle_round_trip_identical(digits):
+    X, _ = digits
+    est = small().fit(X[:300])
+    clone = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(est.transform(X), clone.transform(X))
+    np.testing.assert_array_equal(est.score_samples(X), clone.score_samples(X))
+    # a loaded model can keep training
+    clone.partial_fit(X[:300])
+    assert clone.n_iter_ == est.n_iter_ + 1
+
+
+def test_pickle_from_other_version_warns(digits):
+    X, _ = digits
+    est = small().fit(X[:50])
+    state = est.__getstate__()
+    state["_skae_version"] = "0.0.1"
+    other = Autoencoder.__new__(Autoencoder)
+    with pytest.warns(UserWarning, match="0.0.1"):
+        other.__setstate__(state)
+
+
+def test_pipeline_and_grid_search(digits):
+    X, y = digits
+    pipe = Pipeline(
+        [("ae", small(max_iter=30, n_components=16, hidden_layer_sizes=(32,), batch_size=32,
+                      learning_rate_init=1e-2)),
+         ("clf", LogisticRegression(max_iter=500))]
+    )
+    grid = GridSearchCV(pipe, {"ae__alpha": [0.0, 1e-3]}, cv=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        grid.fit(X[:400], y[:400])
+    # A strong weight penalty shrinks the code: the search must prefer none.
+    assert grid.best_params_["ae__alpha"] == 0.0
+    assert grid.score(X[400:600], y[400:600]) > 0.7  # PCA(16) + LR reaches 0.805 here
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_input_containers_agree(digits):
+    pd = pytest.importorskip("pandas")
+    X, _ = digits
+    X = X[:120]
+    est = small().fit(X)
+    ref = est.transform(X)
+    np.testing.assert_allclose(est.transform(X.tolist()), ref, rtol=1e-5)
+    np.testing.assert_allclose(est.transform(sp.csr_matrix(X)), ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.transform(sp.csc_matrix(X)), ref, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.transform(np.asfortranarray(X)), ref, rtol=1e-5)
+    ro = X.copy()
+    ro.setflags(write=False)
+    np.testing.assert_allclose(est.transform(ro), ref, rtol=1e-5)
+    df = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)])
+    est_df = small().fit(df)
+    assert list(est_df.feature_names_in_) == list(df.columns)
+    np.testing.assert_allclose(est_df.transform(df), ref, rtol=1e-5)
+
+
+def test_sparse_fit_matches_dense(digits):
+    X, _ = digits
+    X = X[:200]
+    dense = small().fit(X).transform(X)
+    sparse = small().fit(sp.csr_matrix(X)).transform(X)
+    np.testing.assert_allclose(dense, sparse, rtol=1e-4, atol=1e-5)
+
+
+def test_memmap_and_integer_input(tmp_path, digits):
+    X, _ = digits
+    path = tmp_path / "X.npy"
+    np.save(path, X[:200])
+    mm = np.load(path, mmap_mode="r")
+    est = small().fit(mm)
+    np.testing.assert_allclose(est.transform(mm), small().fit(X[:200]).transform(X[:200]), rtol=1e-4)
+    Xi = (X[:100] * 16).astype(np.int64)
+    assert est.__class__(**est.get_params()).fit(Xi).transform(Xi).dtype == np.float32
+
+
+def test_fit_does_not_modify_x(digits):
+    X, _ = digits
+    X = X[:100].astype(np.float64)
+    before = X.copy()
+    small(dropout=0.5).fit(X)
+    np.testing.assert_array_equal(X, before)
+    X32 = X.astype(np.float32)
+    before32 = X32.copy()
+    small().fit(X32).transform(X32)
+    np.testing.assert_array_equal(X32, before32)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 2.0]]), "NaN"),
+        (np.array([[np.inf, 1.0], [1.0, 2.0]]), "infinity"),
+        (np.array([[1 + 1j, 1.0], [1.0, 2.0]]), "[Cc]omplex"),
+        (np.array([["a", "b"], ["c", "d"]], dtype=object), "[Ss]tring|could not convert"),
+        (np.zeros((2, 2, 2)), "dim"),
+        (np.zeros((0, 3)), "0 sample"),
+        (np.array([[1e300, 1.0], [1.0, 2.0]]), "too large"),
+    ],
+)
+def test_bad_input_errors(bad, match):
+    with pytest.raises(ValueError, match=match):
+        small().fit(bad)
+
+
+def test_bce_outside_unit_interval_names_remedy():
+    with pytest.raises(ValueError, match="MinMaxScaler"):
+        small(loss="bce").fit(np.array([[0.0, 2.0], [1.0, 0.5]]))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"n_components": 0}, {"activation": "swish"}, {"loss": "l1"}, {"dropout": 1.0},
+     {"learning_rate_init": 0}, {"batch_size": 0}, {"hidden_layer_sizes": (4, -1)},
+     {"validation_fraction": 1.0}, {"device": "tpu"}, {"precision": "float16"}],
+)
+def test_invalid_hyperparameters(kw):
+    with pytest.raises(ValueError):
+        small(**kw).fit(np.ones((4, 3)))
+
+
+def test_cuda_unavailable_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here; this tests the message on CPU-only machines")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        small(device="cuda").fit(np.ones((4, 3)))
+
+
+def test_extreme_values_give_finite_codes():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4)) * 1e30
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = small().fit(X)
+    assert np.isfinite(est.transform(X)).all()
+    assert all(torch.isfinite(p).all() for p in est.module_.parameters())
+
+
+def test_divergence_restores_finite_weights(digits):
+    X, _ = digits
+    X = X * 1e6
+    with pytest.warns(ConvergenceWarning, match="diverged.*learning_rate_init"):
+        est = small(learning_rate_init=1e4, max_iter=50).fit(X)
+    assert all(torch.isfinite(p).all() for p in est.module_.parameters())
+    assert np.isfinite(est.transform(X)).all()
+    assert all(np.isfinite(est.loss_curve_))
