@@ -5,7 +5,10 @@ An estimator is this engine plus a few hooks (see :class:`BaseAutoencoder`):
 - ``_build_module(n_features)`` returns an ``nn.Module`` with ``encode`` and ``decode``;
 - ``_corrupt(X, generator)`` returns the network's input (denoising noise; identity by default);
 - ``_loss(X, X_in, output, module)`` returns the scalar training loss, penalty included;
-- ``_score_samples_tensor(module, X)`` returns one score per sample (higher is better).
+- ``_score_samples_tensor(module, X)`` returns one score per sample (higher is better);
+- ``_validate_fit_data(X, y, reset)``, ``_on_first_fit(X)``, ``_batch_loss(module, X, y, generator)``
+  and ``_validation_score(module, rows, index, y)`` let a supervised estimator (the semi-supervised
+  classifier) thread targets through the same loop.
 
 The loop itself (epochs over shuffled mini-batches, Adam, early stopping, warm start, ``partial_fit``,
 divergence handling) lives here once.
@@ -253,6 +256,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         code, output = self._forward(module, X_in, generator)
         return self._loss(X, X_in, code, output, module), code
 
+    def _batch_loss(self, module, X, y, generator):
+        """Scalar loss of one training batch; ``y`` is the batch of targets (None for autoencoders)."""
+        return self._forward_loss(module, X, generator)[0]
+
+    def _validation_score(self, module, rows, index, y):
+        """Score on the held-out rows ``index`` (higher is better): mean of the per-sample scores."""
+        return self._mean_score(module, rows, index)
+
+    def _validate_fit_data(self, X, y, reset):
+        """Validate the training data; returns ``(X, targets)`` with targets a tensor or None."""
+        return self._validate_X(X, reset=reset), None
+
+    def _on_first_fit(self, X):
+        """Learn data-dependent state (e.g. feature ranges) when the network is (re)initialised."""
+
     def _score_samples_tensor(self, module, X):
         """Per-sample score of clean ``X`` in eval mode: the negative reconstruction error."""
         pre = module.decode_preactivation(module.encode(X))
@@ -332,7 +350,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The fitted estimator.
         """
-        return self._fit(X, incremental=False)
+        return self._fit(X, y, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -353,11 +371,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : object
             The estimator.
         """
-        return self._fit(X, incremental=True)
+        return self._fit(X, y, incremental=True)
 
-    def _fit(self, X, incremental):
+    def _fit(self, X, y, incremental):
         first = not hasattr(self, "module_") or not (incremental or self.warm_start)
-        X = self._validate_X(X, reset=first)
+        X, targets = self._validate_fit_data(X, y, reset=first)
         self._check_params(X)
         device = _resolve_device(self.device)
         autocast_dtype = _check_precision(self.precision, device)
@@ -368,6 +386,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             cpu_gen = torch.Generator().manual_seed(_seed_from(self.random_state))
 
         if first:
+            self._on_first_fit(X)
             module = self._build_module(self.n_features_in_)
             module.reset_parameters(cpu_gen)
             self.module_ = module.to(device)
@@ -421,15 +440,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         n_train = n if train_index is None else train_index.numel()
 
         self._train_epochs(
-            module, rows, train_index, val_index, n_train, device, autocast_dtype, cpu_gen, gen,
-            max_epochs=1 if incremental else self.max_iter, incremental=incremental,
+            module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen,
+            gen, max_epochs=1 if incremental else self.max_iter, incremental=incremental,
         )
         self._rng_state = cpu_gen.get_state()
         return self
 
     def _train_epochs(
-        self, module, rows, train_index, val_index, n_train, device, autocast_dtype, cpu_gen, gen,
-        max_epochs, incremental,
+        self, module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen,
+        gen, max_epochs, incremental,
     ):
         optimizer = self._optimizer
         batch_size = self._batch_size(n_train)
@@ -459,8 +478,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 for b, start in enumerate(range(0, n_train, batch_size)):
                     index = order[start : start + batch_size]
                     xb = rows.take(index).to(device, non_blocking=True)
+                    yb = None if targets is None else targets[index].to(device, non_blocking=True)
                     with autocast:
-                        loss, _ = self._forward_loss(module, xb, gen)
+                        loss = self._batch_loss(module, xb, yb, gen)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
@@ -482,7 +502,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
                 msg = f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}"
                 if early_stopping:
-                    val_score = self._mean_score(module, rows, val_index)
+                    val_score = self._validation_score(module, rows, val_index, targets)
                     self.validation_scores_.append(val_score)
                     msg += f", validation score = {val_score:.8f}"
                     if val_score < self.best_validation_score_ + self.tol:
