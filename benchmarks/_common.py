@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 
+# Benchmarks measure this checkout, installed or not.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
 
 def mnist_path(cli_value=None):
     """``--mnist`` if given, else ``$SKAE_MNIST``, else ``../shared/data/mnist.npz``."""
