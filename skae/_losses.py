@@ -7,7 +7,7 @@ Each returns one value per sample (the mean over features), so that training (th
 import torch
 import torch.nn.functional as F
 
-__all__ = ["reconstruction_loss"]
+__all__ = ["reconstruction_loss", "mean_reconstruction_loss"]
 
 _EPS = 1e-7
 
@@ -39,3 +39,12 @@ def reconstruction_loss(preactivation, target, loss="mse", output_activation="id
         recon = torch.sigmoid(preactivation) if output_activation == "sigmoid" else preactivation
         per = (recon - target).square()
     return per.mean(dim=1)
+
+
+def mean_reconstruction_loss(preactivation, target, loss="mse", output_activation="identity"):
+    """The mean of :func:`reconstruction_loss` over samples, as one fused op (the training hot path)."""
+    if loss == "bce" and output_activation == "sigmoid":
+        return F.binary_cross_entropy_with_logits(preactivation, target)
+    if loss == "mse" and output_activation == "identity":
+        return F.mse_loss(preactivation, target)
+    return reconstruction_loss(preactivation, target, loss, output_activation).mean()

@@ -78,19 +78,28 @@ class MLP(nn.Module):
 
     def hidden(self, x):
         """All layers but the last, activated: the input of the last layer."""
-        act = ACTIVATIONS[self.activation]
-        for layer in self.layers[:-1]:
-            x = act(layer(x))
-            if self.dropout and self.training:
-                x = F.dropout(x, self.dropout, training=True)
-        return x
+        return self._run(x, last=False)
 
     def preactivation(self, x):
         """The last layer's output before ``last_activation``."""
-        return self.layers[-1](self.hidden(x))
+        return self._run(x, last=True)
+
+    def _run(self, x, last):
+        # Plain iteration: slicing a ModuleList builds a new one per call, which costs as much as a
+        # small layer's matmul at small batch sizes.
+        act = ACTIVATIONS[self.activation]
+        drop = self.dropout if self.training else 0.0
+        n_hidden = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if i == n_hidden:
+                return layer(x) if last else x
+            x = act(layer(x))
+            if drop:
+                x = F.dropout(x, drop, training=True)
 
     def forward(self, x):
-        return ACTIVATIONS[self.last_activation](self.preactivation(x))
+        pre = self.preactivation(x)
+        return pre if self.last_activation == "identity" else ACTIVATIONS[self.last_activation](pre)
 
 
 class TiedMLP(nn.Module):
@@ -127,7 +136,8 @@ class TiedMLP(nn.Module):
         return z
 
     def forward(self, z):
-        return ACTIVATIONS[self.last_activation](self.preactivation(z))
+        pre = self.preactivation(z)
+        return pre if self.last_activation == "identity" else ACTIVATIONS[self.last_activation](pre)
 
 
 class AutoencoderModule(nn.Module):
