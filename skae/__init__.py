@@ -2,6 +2,16 @@
 
 from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
+from ._contractive import ContractiveAutoencoder
+from ._denoising import DenoisingAutoencoder
+from ._sparse import SparseAutoencoder
 from ._version import __version__
 
-__all__ = ["Autoencoder", "BaseAutoencoder", "__version__"]
+__all__ = [
+    "Autoencoder",
+    "BaseAutoencoder",
+    "ContractiveAutoencoder",
+    "DenoisingAutoencoder",
+    "SparseAutoencoder",
+    "__version__",
+]

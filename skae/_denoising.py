@@ -1,0 +1,258 @@
+"""The denoising autoencoder: reconstruct the clean input from a corrupted copy."""
+
+from numbers import Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._autoencoder import Autoencoder
+from ._base import BaseAutoencoder
+
+__all__ = ["DenoisingAutoencoder"]
+
+
+class DenoisingAutoencoder(Autoencoder):
+    """Denoising autoencoder: trained to reconstruct each input from a corrupted copy of it.
+
+    Every mini-batch of every epoch gets a fresh corruption, drawn from the estimator's own random
+    generator (seeded by ``random_state``); the loss compares the reconstruction with the clean
+    input. :meth:`transform`, :meth:`inverse_transform` and :meth:`score_samples` never add noise:
+    they are deterministic.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code (latent dimension K).
+    noise : {"gaussian", "masking", "salt_and_pepper"}, default="gaussian"
+        The corruption ``C(x̃ | x)``:
+
+        - ``"gaussian"``: additive isotropic Gaussian noise of standard deviation ``noise_level``.
+        - ``"masking"``: each input value is set to 0 with probability ``noise_level``.
+        - ``"salt_and_pepper"``: each input value is, with probability ``noise_level``, replaced
+          by its feature's minimum or maximum over the training data (``data_min_`` or
+          ``data_max_``, with equal probability).
+    noise_level : float, default=0.1
+        Standard deviation (``"gaussian"``, any value >= 0) or fraction of corrupted values
+        (``"masking"``, ``"salt_and_pepper"``, in [0, 1]).
+    hidden_layer_sizes : array-like of int, default=(128,)
+        Sizes of the encoder's hidden layers; the decoder uses them in reverse. ``()`` gives a
+        single-layer (shallow) autoencoder.
+    activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
+        Activation of the hidden layers.
+    output_activation : {"auto", "identity", "sigmoid"}, default="auto"
+        Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
+        otherwise.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss. "bce" (binary cross-entropy) needs X in [0, 1].
+    tied_weights : bool, default=False
+        If True the decoder's weights are the encoder's, transposed.
+    dropout : float, default=0.0
+        Dropout rate on the hidden activations during training.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(256, n_samples)``. Larger values are clipped to n_samples.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Tolerance for the stopping criterion: training stops when the training loss (or, with
+        early stopping, the validation score) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs.
+    n_iter_no_change : int, default=10
+        Number of epochs with no improvement to wait before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its score stops improving
+        and restore the weights with the best validation score.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out when ``early_stopping=True``.
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffling, the validation split and any noise, through a
+        local ``torch.Generator``; global random states are never touched. Pass an int for
+        reproducible results.
+    verbose : int, default=0
+        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the previous solution instead of starting again.
+    device : str, default="cpu"
+        Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network, with ``encode`` and ``decode`` methods.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training samples seen.
+    loss_curve_ : list of float
+        Training loss at the end of each epoch.
+    best_loss_ : float
+        Lowest training loss reached.
+    validation_scores_ : list of float or None
+        Score (mean of :meth:`score_samples`) on the held-out data after each epoch, when
+        ``early_stopping=True``; None otherwise.
+    best_validation_score_ : float or None
+        Best validation score, when ``early_stopping=True``; None otherwise.
+    data_min_ : ndarray of shape (n_features_in_,), dtype float32
+        Per-feature minimum of the data seen by the first fit (the "pepper" values).
+    data_max_ : ndarray of shape (n_features_in_,), dtype float32
+        Per-feature maximum of the data seen by the first fit (the "salt" values).
+
+    See Also
+    --------
+    Autoencoder : The same network trained on clean inputs.
+    SparseAutoencoder : Autoencoder with a sparsity constraint on the code.
+    ContractiveAutoencoder : Autoencoder with an encoder-Jacobian penalty; for small Gaussian noise
+        the denoising criterion is close to a contraction penalty on the whole map ``g ∘ f``.
+
+    Notes
+    -----
+    The training objective is the expected reconstruction error of the clean input from a
+    corrupted one, estimated with one corruption of each sample per epoch:
+
+    .. math::
+
+        \\min_{f, g}\\ \\frac{1}{n}\\sum_{i=1}^n
+            \\mathbb{E}_{\\tilde x \\sim C(\\tilde x \\mid x_i)}
+            L\\big(x_i, g(f(\\tilde x))\\big)
+
+    with ``C`` one of ``x̃ = x + σε`` (``ε ~ N(0, I)``, ``σ = noise_level``), ``x̃ = x ⊙ m``
+    (``m_j ~ Bernoulli(1 - noise_level)``) or salt-and-pepper noise, plus the optional L2 weight
+    penalty ``alpha``. Learning to undo the corruption forces the autoencoder to capture the
+    structure of the data rather than the identity, even with a large code (Vincent et al.).
+
+    The feature ranges are learned when the network is initialised (the first ``fit``, or the
+    first ``partial_fit``) and kept by ``warm_start`` and later ``partial_fit`` calls.
+
+    All computation is in float32; outputs are float32 arrays.
+
+    References
+    ----------
+    .. [1] P. Vincent, H. Larochelle, Y. Bengio and P.-A. Manzagol, "Extracting and composing robust
+       features with denoising autoencoders", ICML 2008.
+    .. [2] P. Vincent, H. Larochelle, I. Lajoie, Y. Bengio and P.-A. Manzagol, "Stacked denoising
+       autoencoders: Learning useful representations in a deep network with a local denoising
+       criterion", JMLR 11, 2010.
+    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
+       section 14.5.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skae import DenoisingAutoencoder
+    >>> X = MinMaxScaler().fit_transform(load_digits().data)
+    >>> dae = DenoisingAutoencoder(n_components=16, noise="masking", noise_level=0.3,
+    ...                            hidden_layer_sizes=(64,), max_iter=5, random_state=0).fit(X)
+    >>> dae.transform(X[:3]).shape
+    (3, 16)
+    >>> np.array_equal(dae.transform(X[:3]), dae.transform(X[:3]))  # no noise at transform
+    True
+    >>> float(dae.data_max_.max())
+    1.0
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        noise="gaussian",
+        noise_level=0.1,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        output_activation="auto",
+        loss="mse",
+        tied_weights=False,
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        precision="float32",
+    ):
+        super().__init__(
+            n_components=n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            output_activation=output_activation,
+            loss=loss,
+            tied_weights=tied_weights,
+            dropout=dropout,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+            device=device,
+            precision=precision,
+        )
+        self.noise = noise
+        self.noise_level = noise_level
+
+    def _check_params(self, X):
+        super()._check_params(X)
+        if self.noise != "gaussian" and self.noise_level > 1:
+            raise ValueError(
+                f"noise_level is the fraction of corrupted values for noise={self.noise!r} and "
+                f"must be in [0, 1], got {self.noise_level!r}."
+            )
+
+    def _on_first_fit(self, X):
+        if sp.issparse(X):
+            # The implicit zeros count: min/max over all rows, as for a dense X.
+            low, high = X.min(axis=0).toarray().ravel(), X.max(axis=0).toarray().ravel()
+        else:
+            low, high = np.min(X, axis=0), np.max(X, axis=0)
+        self.data_min_ = np.asarray(low, dtype=np.float32)
+        self.data_max_ = np.asarray(high, dtype=np.float32)
+
+    def _corrupt(self, X, generator):
+        level = float(self.noise_level)
+        if level == 0:
+            return X
+        if self.noise == "gaussian":
+            noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
+            return X + level * noise
+        # One uniform draw per value decides both whether it is hit and (salt and pepper) how.
+        u = torch.rand(X.shape, generator=generator, device=X.device, dtype=X.dtype)
+        if self.noise == "masking":
+            return X.masked_fill(u < level, 0.0)
+        low = torch.from_numpy(self.data_min_).to(device=X.device, dtype=X.dtype)
+        high = torch.from_numpy(self.data_max_).to(device=X.device, dtype=X.dtype)
+        out = torch.where(u < 0.5 * level, low, X)
+        return torch.where((u >= 0.5 * level) & (u < level), high, out)

@@ -1,0 +1,145 @@
+"""Regularisation penalties as pure torch functions.
+
+Each function takes tensors and returns a tensor that autograd differentiates; none knows about
+scikit-learn or about the estimators that use it, so each can be tested alone against an oracle.
+"""
+
+import math
+
+import torch
+
+__all__ = [
+    "l1_penalty",
+    "kl_sparsity_penalty",
+    "activation_derivative",
+    "contractive_penalty",
+]
+
+# Keeps log(rho_hat) and log(1 - rho_hat) finite when a sigmoid unit saturates in float32.
+_KL_EPS = 1e-6
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+def l1_penalty(code):
+    """Per-sample L1 norm of the code, ``‖h(x_n)‖₁``.
+
+    Parameters
+    ----------
+    code : Tensor of shape (n_samples, n_components)
+
+    Returns
+    -------
+    Tensor of shape (n_samples,)
+    """
+    return code.abs().sum(dim=1)
+
+
+def kl_sparsity_penalty(code, target):
+    """``Σ_k KL(ρ ‖ ρ̂_k)`` between Bernoulli distributions, ρ̂ the batch-mean activation.
+
+    ``KL(ρ ‖ ρ̂) = ρ log(ρ/ρ̂) + (1 - ρ) log((1 - ρ)/(1 - ρ̂))`` (Ng's sparse autoencoder notes).
+    The code must lie in [0, 1] (sigmoid units); ρ̂ is clamped to ``[1e-6, 1 - 1e-6]`` so that a
+    saturated unit gives a large, finite penalty rather than inf.
+
+    Parameters
+    ----------
+    code : Tensor of shape (n_samples, n_components)
+        Activations in [0, 1].
+    target : float
+        The target mean activation ρ, in (0, 1).
+
+    Returns
+    -------
+    Tensor of shape ()
+        A batch-level scalar: ρ̂ is a statistic of the whole batch, not of one sample.
+    """
+    rho_hat = code.mean(dim=0).clamp(_KL_EPS, 1.0 - _KL_EPS)
+    rho = float(target)
+    kl = rho * torch.log(rho / rho_hat) + (1.0 - rho) * torch.log((1.0 - rho) / (1.0 - rho_hat))
+    return kl.sum()
+
+
+def activation_derivative(name, z):
+    """Elementwise derivative ``a'(z)`` of the activation ``name`` at pre-activation ``z``.
+
+    Written in torch operations so that autograd can differentiate it once more (the contractive
+    penalty's gradient needs ``a''``). Matches the functions in :data:`skae._modules.ACTIVATIONS`
+    (``elu`` with alpha=1, the exact erf ``gelu``).
+    """
+    if name == "identity":
+        return torch.ones_like(z)
+    if name == "relu":
+        return (z > 0).to(z.dtype)
+    if name == "tanh":
+        return 1.0 - torch.tanh(z).square()
+    if name == "sigmoid":
+        s = torch.sigmoid(z)
+        return s * (1.0 - s)
+    if name == "elu":
+        return torch.where(z > 0, torch.ones_like(z), torch.exp(z.clamp(max=0.0)))
+    if name == "gelu":
+        cdf = 0.5 * (1.0 + torch.erf(z * _INV_SQRT_2))
+        pdf = torch.exp(-0.5 * z.square()) * _INV_SQRT_2PI
+        return cdf + z * pdf
+    raise ValueError(f"Unknown activation {name!r}.")
+
+
+def contractive_penalty(preactivations, weights, activations, multipliers=None):
+    """Per-sample squared Frobenius norm of the encoder Jacobian, ``‖∂h/∂x(x_n)‖²_F``, exactly.
+
+    The encoder is ``h = a_L(W_L a_{L-1}(… a_1(W_1 x + b_1) …) + b_L)`` with elementwise
+    activations, so its Jacobian is ``J = D_L W_L D_{L-1} W_{L-1} … D_1 W_1`` with
+    ``D_l = diag(a_l'(z_l))`` (times the dropout multipliers, when training with dropout).
+
+    - One layer: the closed form of Rifai et al. (2011), ``Σ_k a'(z_k)² ‖w_k‖²``: O(K) per sample
+      once the row norms ``‖w_k‖²`` are known.
+    - Deeper: the K×h matrix ``D_L W_L`` of every sample is carried from the code back towards the
+      input, one layer at a time, as a single (n·K)×h by h×h' matrix product per layer (K
+      vector-Jacobian products at once, with no per-sample Python loop). At the first layer,
+      ``‖M W_1‖²_F = Σ (M G) ⊙ M`` with the Gram matrix ``G = W_1 W_1ᵀ`` is used instead when it
+      is cheaper, i.e. when the first hidden layer is smaller than the input.
+
+    Parameters
+    ----------
+    preactivations : list of Tensor
+        ``z_l`` of shape (n_samples, h_l) for l = 1…L, input side first.
+    weights : list of Tensor
+        ``W_l`` of shape (h_l, h_{l-1}), in the same order.
+    activations : list of str
+        The activation applied to each ``z_l``.
+    multipliers : list of (Tensor or None), optional
+        Per-layer factors applied after each activation (e.g. the dropout mask divided by the keep
+        probability), in the same order; None means 1.
+
+    Returns
+    -------
+    Tensor of shape (n_samples,)
+    """
+    n_layers = len(weights)
+    if not (len(preactivations) == len(activations) == n_layers) or n_layers == 0:
+        raise ValueError("preactivations, weights and activations must be non-empty and aligned.")
+    if multipliers is None:
+        multipliers = [None] * n_layers
+
+    def diag(l):
+        d = activation_derivative(activations[l], preactivations[l])
+        return d if multipliers[l] is None else d * multipliers[l]
+
+    d_last = diag(n_layers - 1)  # (n, K)
+    w_last = weights[-1]  # (K, h_{L-1})
+    if n_layers == 1:
+        return d_last.square() @ w_last.square().sum(dim=1)
+
+    n, k = d_last.shape
+    # M_n = D_L W_L, one (K, h_{L-1}) matrix per sample.
+    m = d_last.unsqueeze(2) * w_last.unsqueeze(0)
+    for l in range(n_layers - 2, -1, -1):
+        m = m * diag(l).unsqueeze(1)  # right-multiply by D_l
+        w = weights[l]  # (h_l, h_{l-1})
+        h_out, h_in = w.shape
+        if l == 0 and h_out < h_in:
+            gram = w @ w.t()
+            return ((m.reshape(n * k, h_out) @ gram).reshape(n, k, h_out) * m).sum(dim=(1, 2))
+        m = (m.reshape(n * k, h_out) @ w).reshape(n, k, h_in)
+    return m.square().sum(dim=(1, 2))

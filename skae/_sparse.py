@@ -1,0 +1,275 @@
+"""The sparse autoencoder: an L1, KL or top-k sparsity constraint on the code."""
+
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseAutoencoder
+from ._modules import AutoencoderModule
+from ._penalties import kl_sparsity_penalty, l1_penalty
+
+__all__ = ["SparseAutoencoder"]
+
+# The code activation each kind of sparsity needs (see the class docstring for why).
+_CODE_ACTIVATION = {"l1": "relu", "kl": "sigmoid", "topk": "identity"}
+
+
+class SparseAutoencoder(BaseAutoencoder):
+    """Sparse autoencoder: an autoencoder whose code is pushed towards few active units.
+
+    Sparsity lets the code be overcomplete (``n_components > n_features``) and still learn useful
+    features instead of the identity. Three kinds of sparsity are offered, each with the code units
+    it needs:
+
+    - ``"l1"``: ReLU code units and the penalty ``λ · mean_n ‖h(x_n)‖₁``. The ReLU lets the penalty
+      push units to exact zeros (with a linear code the L1 term would only shrink them).
+    - ``"kl"``: sigmoid code units and the penalty ``λ · Σ_k KL(ρ ‖ ρ̂_k)``, where ``ρ̂_k`` is the
+      mean activation of unit k over the mini-batch (Ng's sparse autoencoder notes).
+    - ``"topk"``: linear code units of which only the ``k`` largest of each sample are kept, the
+      rest set to zero, in training and in :meth:`transform` alike (Makhzani & Frey, 2014). There
+      is no penalty: the constraint is exact.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Size of the code (latent dimension K). May exceed ``n_features`` (an overcomplete code).
+    sparsity : {"l1", "kl", "topk"}, default="l1"
+        Kind of sparsity, see above.
+    sparsity_weight : float, default=1e-3
+        Weight λ of the sparsity penalty, relative to the reconstruction loss (which is averaged
+        over features). Ignored when ``sparsity="topk"``.
+    sparsity_target : float, default=0.05
+        Target mean activation ρ of each code unit, in (0, 1). Used only when ``sparsity="kl"``.
+    k : int, default=None
+        Number of code units kept per sample when ``sparsity="topk"``, where it is required and
+        must satisfy ``1 <= k <= n_components``. Ignored otherwise.
+    hidden_layer_sizes : array-like of int, default=(128,)
+        Sizes of the encoder's hidden layers; the decoder uses them in reverse. ``()`` gives a
+        single-layer (shallow) autoencoder.
+    activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
+        Activation of the hidden layers.
+    output_activation : {"auto", "identity", "sigmoid"}, default="auto"
+        Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
+        otherwise.
+    loss : {"mse", "bce"}, default="mse"
+        Reconstruction loss. "bce" (binary cross-entropy) needs X in [0, 1].
+    tied_weights : bool, default=False
+        If True the decoder's weights are the encoder's, transposed.
+    dropout : float, default=0.0
+        Dropout rate on the hidden activations during training.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(256, n_samples)``. Larger values are clipped to n_samples.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Tolerance for the stopping criterion: training stops when the training loss (or, with
+        early stopping, the validation score) has not improved by at least ``tol`` for
+        ``n_iter_no_change`` consecutive epochs.
+    n_iter_no_change : int, default=10
+        Number of epochs with no improvement to wait before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its score stops improving
+        and restore the weights with the best validation score.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out when ``early_stopping=True``.
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffling, the validation split and any noise, through a
+        local ``torch.Generator``; global random states are never touched. Pass an int for
+        reproducible results.
+    verbose : int, default=0
+        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the previous solution instead of starting again.
+    device : str, default="cpu"
+        Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network, with ``encode`` and ``decode`` methods.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training samples seen.
+    loss_curve_ : list of float
+        Training loss at the end of each epoch.
+    best_loss_ : float
+        Lowest training loss reached.
+    validation_scores_ : list of float or None
+        Score (mean of :meth:`score_samples`) on the held-out data after each epoch, when
+        ``early_stopping=True``; None otherwise.
+    best_validation_score_ : float or None
+        Best validation score, when ``early_stopping=True``; None otherwise.
+
+    See Also
+    --------
+    Autoencoder : The same network with no sparsity constraint.
+    DenoisingAutoencoder : Autoencoder trained to undo input corruption.
+    ContractiveAutoencoder : Autoencoder with an encoder-Jacobian penalty.
+    sklearn.decomposition.DictionaryLearning : Sparse coding with a linear decoder.
+
+    Notes
+    -----
+    With reconstruction loss ``L`` (averaged over features) and code ``h(x) = a(f(x))``, the
+    training objective on a mini-batch ``{x_1, …, x_n}`` is
+
+    .. math::
+
+        \\text{l1:}\\quad \\frac{1}{n}\\sum_{i=1}^n L(x_i, g(h(x_i)))
+            + \\lambda \\frac{1}{n}\\sum_{i=1}^n \\lVert h(x_i) \\rVert_1,
+            \\qquad a = \\mathrm{ReLU}
+
+        \\text{kl:}\\quad \\frac{1}{n}\\sum_{i=1}^n L(x_i, g(h(x_i)))
+            + \\lambda \\sum_{k=1}^K \\Big[\\rho \\log\\frac{\\rho}{\\hat\\rho_k}
+            + (1-\\rho)\\log\\frac{1-\\rho}{1-\\hat\\rho_k}\\Big],
+            \\qquad \\hat\\rho_k = \\frac{1}{n}\\sum_{i=1}^n h_k(x_i),\\ a = \\sigma
+
+        \\text{topk:}\\quad \\frac{1}{n}\\sum_{i=1}^n L(x_i, g(\\mathrm{top}_k(f(x_i)))),
+            \\qquad a = \\mathrm{id}
+
+    plus the optional L2 weight penalty ``alpha``. ``ρ̂`` is clamped to ``[1e-6, 1 - 1e-6]`` so
+    that the KL term stays finite when a unit saturates. In the top-k code, gradients flow only
+    through the kept units. :meth:`score_samples` is the reconstruction term alone (no penalty).
+
+    An untied decoder can undo a rescaling of the code (a code shrunk by ``c`` and a decoder
+    scaled by ``1/c`` reconstruct the same), which lowers the L1 penalty; small sigmoid variations
+    around ρ can be amplified the same way under the KL penalty. Combine them with
+    ``tied_weights=True`` or ``alpha > 0`` when the penalty should shape the features rather than
+    the scale. The top-k constraint is scale-free.
+
+    All computation is in float32; outputs are float32 arrays.
+
+    References
+    ----------
+    .. [1] A. Makhzani and B. Frey, "k-Sparse Autoencoders", ICLR 2014.
+    .. [2] A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford University, 2011.
+    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
+       section 14.2.1.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skae import SparseAutoencoder
+    >>> X = MinMaxScaler().fit_transform(load_digits().data)
+    >>> sae = SparseAutoencoder(n_components=100, sparsity="topk", k=10, hidden_layer_sizes=(),
+    ...                         max_iter=5, random_state=0)
+    >>> codes = sae.fit_transform(X)  # 100 code units for 64 pixels: an overcomplete code
+    >>> codes.shape
+    (1797, 100)
+    >>> int((codes != 0).sum(axis=1).max()) <= 10
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "sparsity": [StrOptions({"l1", "kl", "topk"})],
+        "sparsity_weight": [Interval(Real, 0, None, closed="left")],
+        "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
+        "k": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        sparsity="l1",
+        sparsity_weight=1e-3,
+        sparsity_target=0.05,
+        k=None,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        output_activation="auto",
+        loss="mse",
+        tied_weights=False,
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        precision="float32",
+    ):
+        super().__init__(
+            n_components=n_components,
+            hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation,
+            output_activation=output_activation,
+            loss=loss,
+            tied_weights=tied_weights,
+            dropout=dropout,
+            alpha=alpha,
+            batch_size=batch_size,
+            learning_rate_init=learning_rate_init,
+            max_iter=max_iter,
+            tol=tol,
+            n_iter_no_change=n_iter_no_change,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+            device=device,
+            precision=precision,
+        )
+        self.sparsity = sparsity
+        self.sparsity_weight = sparsity_weight
+        self.sparsity_target = sparsity_target
+        self.k = k
+
+    def _check_params(self, X):
+        super()._check_params(X)
+        if self.sparsity == "topk":
+            if self.k is None:
+                raise ValueError(
+                    "sparsity='topk' needs k, the number of code units kept per sample; got k=None."
+                )
+            if self.k > self.n_components:
+                raise ValueError(
+                    f"k must satisfy 1 <= k <= n_components={self.n_components} for "
+                    f"sparsity='topk', got k={self.k}."
+                )
+
+    def _build_module(self, n_features):
+        return AutoencoderModule(
+            n_features,
+            self.n_components,
+            hidden_layer_sizes=self._hidden_sizes(),
+            activation=self.activation,
+            code_activation=_CODE_ACTIVATION[self.sparsity],
+            output_activation=self._output_activation(),
+            tied_weights=self.tied_weights,
+            dropout=self.dropout,
+            k=self.k if self.sparsity == "topk" else None,
+        )
+
+    def _loss(self, X, X_in, code, output, module):
+        loss = super()._loss(X, X_in, code, output, module)
+        if self.sparsity == "topk" or self.sparsity_weight == 0:
+            return loss
+        if self.sparsity == "l1":
+            penalty = l1_penalty(code).mean()
+        else:
+            penalty = kl_sparsity_penalty(code, self.sparsity_target)
+        return loss + self.sparsity_weight * penalty
