@@ -229,21 +229,23 @@ class ContractiveAutoencoder(Autoencoder):
         encoder = module.encoder
         activation = ACTIVATIONS[encoder.activation]
         p = encoder.dropout if module.training else 0.0
+        n_hidden = len(encoder.layers) - 1
         preactivations, multipliers = [], []
         x = X_in
-        for layer in encoder.layers[:-1]:
+        # Plain iteration (no ModuleList slicing, which builds a new list per call).
+        for i, layer in enumerate(encoder.layers):
             z = layer(x)
+            preactivations.append(z)
+            if i == n_hidden:
+                multipliers.append(None)
+                break
             x = activation(z)
             mask = None
             if p:
                 # Same rule as the MLP's dropout, drawn from the estimator's generator.
                 mask = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator) / (1.0 - p)
                 x = x * mask
-            preactivations.append(z)
             multipliers.append(mask)
-        z = encoder.layers[-1](x)
-        preactivations.append(z)
-        multipliers.append(None)
         code = ACTIVATIONS[encoder.last_activation](z)
         return code, (module.decode_preactivation(code), preactivations, multipliers)
 

@@ -132,8 +132,10 @@ def contractive_penalty(preactivations, weights, activations, multipliers=None):
         return d_last.square() @ w_last.square().sum(dim=1)
 
     n, k = d_last.shape
-    # M_n = D_L W_L, one (K, h_{L-1}) matrix per sample.
-    m = d_last.unsqueeze(2) * w_last.unsqueeze(0)
+    # M_n = D_L W_L, one (K, h_{L-1}) matrix per sample; a linear code (D_L = I) skips a pass.
+    m = w_last.unsqueeze(0)
+    if activations[-1] != "identity" or multipliers[-1] is not None:
+        m = d_last.unsqueeze(2) * m
     for l in range(n_layers - 2, -1, -1):
         m = m * diag(l).unsqueeze(1)  # right-multiply by D_l
         w = weights[l]  # (h_l, h_{l-1})
