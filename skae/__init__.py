@@ -5,6 +5,7 @@ from ._base import BaseAutoencoder
 from ._contractive import ContractiveAutoencoder
 from ._denoising import DenoisingAutoencoder
 from ._sparse import SparseAutoencoder
+from ._vae import VAE
 from ._version import __version__
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",
     "SparseAutoencoder",
+    "VAE",
     "__version__",
 ]

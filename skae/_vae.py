@@ -1,0 +1,626 @@
+"""The variational autoencoder (Kingma & Welling, 2014) and its torch module."""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from ._base import BaseAutoencoder, _seed_from
+from ._modules import MLP, Dense, TiedMLP
+
+__all__ = ["VAE", "VAEModule"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+# Soft bounds on log-variances. The posterior's are absolute (the prior N(0, I) fixes the latent scale);
+# the likelihood's are relative to the data's mean feature variance, so that rescaling X rescales them.
+_POSTERIOR_LOGVAR_BOUNDS = (-16.0, 6.0)
+_LIKELIHOOD_LOGVAR_BOUNDS = (-10.0, 5.0)
+
+# score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of
+# shape (n_importance_samples, n_components), shared by every row, so each row's value depends on that
+# row alone (idempotent and invariant to which other rows are scored with it).
+_SCORING_SEED = 0
+# Rows x samples decoded at once by the Monte-Carlo estimates: bounds memory whatever k and n_samples.
+_MC_CHUNK = 16384
+
+
+def soft_clamp(x, low, high):
+    """Smoothly bound ``x`` to ``(low, high)``: close to the identity well inside, flat outside.
+
+    ``low + softplus(x - low) - softplus(x - high)``: the gradient never vanishes abruptly, and
+    ``exp`` of the result can neither overflow nor underflow to zero.
+    """
+    return low + F.softplus(x - low) - F.softplus(x - high)
+
+
+class VAEModule(nn.Module):
+    """Gaussian encoder ``q(z|x) = N(mu(x), diag(exp(logvar(x))))`` and a decoder for ``p(x|z)``.
+
+    The encoder is an :class:`~skae._modules.MLP` ``n_features → hidden… → n_components`` whose output
+    is ``mu``; a second head on the last hidden layer (on ``x`` itself without hidden layers) gives the
+    posterior log-variance. The decoder mirrors the encoder and outputs the likelihood's natural
+    parameter: Bernoulli logits, or Gaussian means with a learned per-feature log-variance.
+
+    Parameters
+    ----------
+    n_features, n_components : int
+    hidden_layer_sizes : sequence of int
+    activation : str
+    likelihood : {"gaussian", "bernoulli"}
+    tied_weights : bool
+        Decoder weights are the ``mu`` path's, transposed.
+    dropout : float
+    output_bias : Tensor of shape (n_features,) or None
+        Initial decoder output bias (the data mean, or its logit); zeros when None.
+    logvar_offset : float
+        Centre of the likelihood log-variance bounds (log of the data's mean feature variance).
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(),
+        activation="relu",
+        likelihood="gaussian",
+        tied_weights=False,
+        dropout=0.0,
+        output_bias=None,
+        logvar_offset=0.0,
+    ):
+        super().__init__()
+        hidden = [int(h) for h in hidden_layer_sizes]
+        self.encoder = MLP([n_features, *hidden, n_components], activation, "identity", dropout)
+        self.logvar_head = Dense(hidden[-1] if hidden else n_features, n_components)
+        if tied_weights:
+            self.decoder = TiedMLP(self.encoder, activation, "identity", dropout)
+        else:
+            self.decoder = MLP([n_components, *hidden[::-1], n_features], activation, "identity", dropout)
+        self.likelihood = likelihood
+        if likelihood == "gaussian":
+            self.raw_logvar = nn.Parameter(torch.empty(n_features))
+        self._output_bias = None if output_bias is None else torch.as_tensor(output_bias).float()
+        self.logvar_offset = float(logvar_offset)
+
+    def reset_parameters(self, generator):
+        self.encoder.reset_parameters(generator)
+        self.decoder.reset_parameters(generator)
+        # Small initial posterior log-variances: start close to a plain autoencoder with sigma ~ 1.
+        self.logvar_head.reset_parameters(generator, "sigmoid")
+        with torch.no_grad():
+            self.logvar_head.weight.mul_(0.1)
+            if self._output_bias is not None:
+                tied = isinstance(self.decoder, TiedMLP)
+                bias = self.decoder.biases[-1] if tied else self.decoder.layers[-1].bias
+                bias.copy_(self._output_bias)
+            if self.likelihood == "gaussian":
+                # The data's own per-feature variance (before any feature is explained by z).
+                self.raw_logvar.zero_()
+
+    # -- posterior
+
+    def posterior(self, x):
+        """``(mu, logvar)`` of ``q(z|x)``."""
+        h = self.encoder.hidden(x)
+        mu = self.encoder.layers[-1](h)
+        logvar = soft_clamp(self.logvar_head(h), *_POSTERIOR_LOGVAR_BOUNDS)
+        return mu, logvar
+
+    def encode(self, x):
+        return self.posterior(x)[0]
+
+    # -- likelihood
+
+    def likelihood_logvar(self):
+        """Per-feature log-variance of the Gaussian likelihood, softly bounded."""
+        low, high = _LIKELIHOOD_LOGVAR_BOUNDS
+        return self.logvar_offset + soft_clamp(self.raw_logvar, low, high)
+
+    def decode_preactivation(self, z):
+        """Bernoulli logits or Gaussian means."""
+        return self.decoder.preactivation(z)
+
+    def decode(self, z):
+        """The decoder mean ``E[x|z]``."""
+        out = self.decode_preactivation(z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def log_likelihood(self, x, out):
+        """``log p(x|z)`` per row, summed over features, from the decoder output ``out``."""
+        out = out.float()
+        if self.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
+        logvar = self.likelihood_logvar()
+        sq = (x - out).square() * torch.exp(-logvar)
+        return -0.5 * (sq + logvar + _LOG_2PI).sum(-1)
+
+    def sample_likelihood(self, out, generator):
+        """Draws ``x ~ p(x|z)`` given the decoder output ``out``."""
+        if self.likelihood == "bernoulli":
+            return torch.bernoulli(torch.sigmoid(out), generator=generator)
+        std = torch.exp(0.5 * self.likelihood_logvar()).to(out.device, out.dtype)
+        noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
+        return out + std * noise
+
+    def forward(self, x):
+        code = self.encode(x)
+        return code, self.decode_preactivation(code)
+
+
+def kl_standard_normal(mu, logvar):
+    """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` per row, in closed form."""
+    mu, logvar = mu.float(), logvar.float()
+    return 0.5 * (mu.square() + torch.exp(logvar) - logvar - 1.0).sum(-1)
+
+
+class VAE(BaseAutoencoder):
+    """Variational autoencoder: a Gaussian latent-variable model fitted by maximising the ELBO.
+
+    The generative model is ``z ~ N(0, I)``, ``x | z ~ p(x|z)`` with a decoder network giving the
+    parameters of ``p(x|z)``: independent Bernoulli variables (``likelihood="bernoulli"``, X in
+    [0, 1]) or independent Gaussians with a learned per-feature variance (``likelihood="gaussian"``).
+    An encoder network gives the approximate posterior ``q(z|x) = N(mu(x), diag(sigma²(x)))``. Training
+    minimises the negative evidence lower bound, per sample and in nats (summed over features),
+
+        ``-ELBO(x) = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))``,
+
+    with one reparameterised draw ``z = mu + sigma * eps`` per sample for the expectation and the KL
+    divergence in closed form (Kingma & Welling, 2014).
+
+    Read more in the :ref:`User Guide <vae>`.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimension of the latent space.
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        The decoder's distribution ``p(x|z)``. "bernoulli" reads the decoder's output as logits and
+        needs X in [0, 1] (grey levels are allowed: their cross-entropy is used, as is common);
+        "gaussian" reads it as means, with one learned variance per feature. The
+        likelihood replaces the ``loss`` and ``output_activation`` parameters of the other
+        autoencoders: the reconstruction term is always its negative log-density.
+    beta : float, default=1.0
+        Weight of the KL term (beta-VAE; Higgins et al., 2017). ``beta=0`` gives a noisy
+        autoencoder with no pull towards the prior.
+    n_importance_samples : int, default=50
+        Number of posterior draws per sample used by :meth:`score_samples` (the ELBO is averaged over
+        them) and by :meth:`log_likelihood` (the importance-weighted estimate).
+    hidden_layer_sizes : array-like of int, default=(128,)
+        Sizes of the encoder's hidden layers; the decoder uses them in reverse.
+    activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
+        Activation of the hidden layers.
+    tied_weights : bool, default=False
+        If True the decoder's weights are those of the encoder's mean path, transposed.
+    dropout : float, default=0.0
+        Dropout rate on the hidden activations during training.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(256, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    tol : float, default=1e-4
+        Tolerance for the stopping criterion (on the training loss, in nats per sample, or on the
+        validation ELBO with early stopping).
+    n_iter_no_change : int, default=10
+        Number of epochs with no improvement to wait before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data and stop when its mean ELBO stops improving.
+    validation_fraction : float, default=0.1
+        Fraction of the training data held out when ``early_stopping=True``.
+    shuffle : bool, default=True
+        Shuffle the samples at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initialisation, the shuffling and the reparameterisation noise through a local
+        ``torch.Generator``; global random states are never touched.
+    verbose : int, default=0
+        0 is silent, 1 prints one line per epoch, 2 adds a progress bar.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the previous solution.
+    device : str, default="cpu"
+        Torch device to train on. Outputs are always numpy arrays.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" trains under autocast. The likelihood and KL terms are computed in float32.
+
+    Attributes
+    ----------
+    module_ : VAEModule
+        The trained network: ``posterior(x) -> (mu, logvar)``, ``encode``, ``decode``.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training samples seen.
+    loss_curve_ : list of float
+        Training loss (the negative ELBO, nats per sample) at the end of each epoch.
+    best_loss_ : float
+        Lowest training loss reached.
+    validation_scores_ : list of float or None
+        Mean ELBO on the held-out data after each epoch, when ``early_stopping=True``.
+    best_validation_score_ : float or None
+        Best validation score, when ``early_stopping=True``.
+
+    See Also
+    --------
+    Autoencoder : The deterministic autoencoder.
+    sklearn.decomposition.PCA : Probabilistic PCA, the linear-Gaussian VAE's maximum-likelihood fit.
+    sklearn.decomposition.FactorAnalysis : Linear-Gaussian model with per-feature noise.
+
+    Notes
+    -----
+    ``transform`` returns the posterior mean ``mu(x)`` (deterministic) and ``inverse_transform``
+    the decoder mean ``E[x|z]``. ``score_samples`` and ``log_likelihood`` are Monte-Carlo estimates
+    whose noise is drawn from a fixed seed (by default): ``n_importance_samples`` standard-normal
+    vectors, the same for every row, so that a row's score depends on that row alone and repeated
+    calls agree.
+
+    Both log-variances are softly bounded (see :func:`soft_clamp`): the posterior's to
+    ``[-16, 6]``, the Gaussian likelihood's to ``[c - 10, c + 5]`` with ``c`` the log of the training
+    data's mean feature variance, so constant features give a finite, large density rather than
+    infinities.
+
+    With ``hidden_layer_sizes=()``, ``activation="identity"`` and the Gaussian likelihood the model is
+    factor analysis with a learned per-feature noise; its maximum-likelihood fit includes
+    probabilistic PCA's (Tipping & Bishop, 1999; Lucas et al., 2019).
+
+    References
+    ----------
+    .. [1] D. P. Kingma and M. Welling, "Auto-encoding variational Bayes", ICLR 2014.
+    .. [2] D. J. Rezende, S. Mohamed and D. Wierstra, "Stochastic backpropagation and approximate
+       inference in deep generative models", ICML 2014.
+    .. [3] Y. Burda, R. Grosse and R. Salakhutdinov, "Importance weighted autoencoders", ICLR 2016.
+    .. [4] I. Higgins et al., "beta-VAE: Learning basic visual concepts with a constrained
+       variational framework", ICLR 2017.
+    .. [5] J. Lucas, G. Tucker, R. Grosse and M. Norouzi, "Don't blame the ELBO! A linear VAE
+       perspective on posterior collapse", NeurIPS 2019.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skae import VAE
+    >>> X = MinMaxScaler().fit_transform(load_digits().data)
+    >>> vae = VAE(n_components=2, likelihood="bernoulli", hidden_layer_sizes=(64,), max_iter=5,
+    ...           random_state=0).fit(X)
+    >>> vae.transform(X).shape
+    (1797, 2)
+    >>> vae.sample(3, random_state=0).shape
+    (3, 64)
+    >>> bool(vae.score(X) <= vae.log_likelihood(X).mean())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **{
+            k: v
+            for k, v in BaseAutoencoder._parameter_constraints.items()
+            if k not in ("loss", "output_activation")
+        },
+        "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        likelihood="gaussian",
+        beta=1.0,
+        n_importance_samples=50,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        tied_weights=False,
+        dropout=0.0,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        precision="float32",
+    ):
+        # Not BaseAutoencoder.__init__: it would also set ``loss`` and ``output_activation``, which
+        # the likelihood replaces here.
+        self.n_components = n_components
+        self.likelihood = likelihood
+        self.beta = beta
+        self.n_importance_samples = n_importance_samples
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.tied_weights = tied_weights
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+        self.precision = precision
+
+    # ------------------------------------------------------------------ hooks
+
+    def _check_params(self, X):
+        if self.likelihood == "bernoulli":
+            data = X.data if sp.issparse(X) else X
+            if data.size and (data.min() < 0 or data.max() > 1):
+                raise ValueError(
+                    f"likelihood='bernoulli' needs X in [0, 1], but X ranges over [{data.min():.4g}, "
+                    f"{data.max():.4g}]. Scale it first, e.g. with sklearn.preprocessing.MinMaxScaler, "
+                    "or use likelihood='gaussian'."
+                )
+
+    def _output_activation(self):
+        return "sigmoid" if self.likelihood == "bernoulli" else "identity"
+
+    def _on_first_fit(self, X):
+        # Start the decoder at the data's mean (its logit for Bernoulli) and the Gaussian likelihood's
+        # variance at the data's mean feature variance: the loss starts near the independent model's.
+        if sp.issparse(X):
+            mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+            var = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel() - mean**2
+        else:
+            mean = X.mean(axis=0, dtype=np.float64)
+            var = X.var(axis=0, dtype=np.float64)
+        if self.likelihood == "bernoulli":
+            p = np.clip(mean, 1e-3, 1 - 1e-3)
+            bias = np.log(p) - np.log1p(-p)
+        else:
+            bias = mean
+        scale = float(np.mean(np.maximum(var, 0.0))) if var.size else 0.0
+        self._init_output_bias = bias.astype(np.float32)
+        self._init_logvar_offset = math.log(scale) if scale > 1e-30 else 0.0
+
+    def _build_module(self, n_features):
+        return VAEModule(
+            n_features,
+            self.n_components,
+            hidden_layer_sizes=self._hidden_sizes(),
+            activation=self.activation,
+            likelihood=self.likelihood,
+            tied_weights=self.tied_weights,
+            dropout=self.dropout,
+            output_bias=torch.from_numpy(self._init_output_bias),
+            logvar_offset=self._init_logvar_offset,
+        )
+
+    def _forward(self, module, X_in, generator):
+        mu, logvar = module.posterior(X_in)
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        return mu, (mu, logvar, module.decode_preactivation(z))
+
+    def _loss(self, X, X_in, code, output, module):
+        mu, logvar, out = output
+        nll = -module.log_likelihood(X, out)
+        if self.beta == 0:
+            return nll.mean()
+        return (nll + self.beta * kl_standard_normal(mu, logvar)).mean()
+
+    def _score_samples_tensor(self, module, X):
+        elbo, _ = self._mc_bounds(module, X, self._scoring_noise(module, None, _SCORING_SEED))
+        return elbo
+
+    # ------------------------------------------------------------------ Monte-Carlo estimates
+
+    def _scoring_noise(self, module, n_samples, random_state):
+        k = self.n_importance_samples if n_samples is None else n_samples
+        gen = torch.Generator().manual_seed(_seed_from(random_state))
+        return torch.randn((k, self.n_components), generator=gen)
+
+    def _mc_bounds(self, module, X, eps):
+        """Per-row ``(mean_k log w_k, log mean_k w_k)`` for ``z_k = mu + sigma * eps_k``.
+
+        ``log w = log p(x|z) + log p(z) - log q(z|x)``: the first is the ELBO (with the beta-free,
+        true KL), the second the importance-weighted bound of Burda et al. (2016). Rows and draws are
+        decoded in chunks of at most ``_MC_CHUNK`` rows x draws.
+        """
+        mu, logvar = module.posterior(X)
+        mu, logvar = mu.float(), logvar.float()
+        std = torch.exp(0.5 * logvar)
+        eps = eps.to(mu.device)
+        k = eps.shape[0]
+        n = X.shape[0]
+        per_chunk = max(1, _MC_CHUNK // max(n, 1))
+        log_w = torch.empty((k, n), dtype=torch.float64, device=mu.device)
+        # log q(z|x) at z = mu + sigma * eps, without the 2π terms (they cancel with log p(z)'s).
+        log_q_base = -0.5 * logvar.sum(-1)
+        for start in range(0, k, per_chunk):
+            e = eps[start : start + per_chunk]
+            z = mu.unsqueeze(0) + std.unsqueeze(0) * e.unsqueeze(1)  # (s, n, K)
+            s = z.shape[0]
+            out = module.decode_preactivation(z.reshape(s * n, -1)).reshape(s, n, -1)
+            log_px = module.log_likelihood(X.unsqueeze(0).expand_as(out), out)  # (s, n)
+            log_pz = -0.5 * z.square().sum(-1)
+            log_q = log_q_base.unsqueeze(0) - 0.5 * e.square().sum(-1).unsqueeze(1)
+            log_w[start : start + s] = (log_px + log_pz - log_q).double()
+        elbo = log_w.mean(0)
+        iw = torch.logsumexp(log_w, 0) - math.log(k)
+        return elbo.float(), iw.float()
+
+    # ------------------------------------------------------------------ public methods
+
+    def score_samples(self, X):
+        """Per-sample evidence lower bound (ELBO), in nats.
+
+        ``ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || N(0, I))`` (``beta`` does not enter), the
+        expectation averaged over ``n_importance_samples`` posterior draws from a fixed seed, the KL
+        term in closed form. It is a lower bound on ``log p(x)``: see :meth:`log_likelihood` for a
+        tighter estimate.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        elbo : ndarray of shape (n_samples,), dtype float32
+            Higher is better; low values flag samples the model finds unlikely.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import VAE
+        >>> X = np.random.RandomState(0).normal(size=(100, 5))
+        >>> vae = VAE(n_components=2, hidden_layer_sizes=(), max_iter=3, random_state=0).fit(X)
+        >>> vae.score_samples(X[:3]).shape
+        (3,)
+        """
+        return super().score_samples(X)
+
+    def score(self, X, y=None):
+        """Mean ELBO over X, in nats per sample (see :meth:`score_samples`).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        score : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import VAE
+        >>> X = np.random.RandomState(0).normal(size=(100, 5))
+        >>> vae = VAE(n_components=2, hidden_layer_sizes=(), max_iter=3, random_state=0).fit(X)
+        >>> isinstance(vae.score(X), float)
+        True
+        """
+        return super().score(X, y)
+
+    @validate_params(
+        {
+            "X": ["array-like", "sparse matrix"],
+            "n_importance_samples": [Interval(Integral, 1, None, closed="left"), None],
+            "random_state": ["random_state"],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def log_likelihood(self, X, n_importance_samples=None, random_state=_SCORING_SEED):
+        """Importance-weighted estimate of ``log p(x)`` per sample, in nats (Burda et al., 2016).
+
+        ``log p(x) ≈ log (1/k) Σ_k p(x, z_k) / q(z_k|x)`` with ``z_k ~ q(z|x)``. Its expectation is a
+        lower bound on ``log p(x)`` that tightens as ``k`` grows and is never below the ELBO computed
+        from the same draws. Memory stays bounded: rows and draws are decoded in chunks.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        n_importance_samples : int, default=None
+            Number of draws ``k`` per sample; None uses the estimator's ``n_importance_samples``.
+        random_state : int, RandomState instance or None, default=0
+            Seeds the draws. They are shared by all rows, so each row's estimate depends on that row
+            alone. The default fixed seed makes repeated calls agree; None draws fresh noise.
+
+        Returns
+        -------
+        log_px : ndarray of shape (n_samples,), dtype float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import VAE
+        >>> X = np.random.RandomState(0).normal(size=(100, 5))
+        >>> vae = VAE(n_components=2, hidden_layer_sizes=(), max_iter=3, random_state=0).fit(X)
+        >>> ll = vae.log_likelihood(X)  # the same draws as score_samples: never below it
+        >>> ll.shape
+        (100,)
+        >>> bool(np.all(ll >= vae.score_samples(X) - 1e-4))
+        True
+        """
+        check_is_fitted(self)
+        eps = self._scoring_noise(self.module_, n_importance_samples, random_state)
+        return self._apply(X, lambda m, xb: self._mc_bounds(m, xb, eps)[1], ())
+
+    @validate_params(
+        {
+            "n_samples": [Interval(Integral, 1, None, closed="left")],
+            "random_state": ["random_state"],
+            "kind": [StrOptions({"mean", "draw"})],
+        },
+        prefer_skip_nested_validation=True,
+    )
+    def sample(self, n_samples=1, random_state=None, *, kind="mean"):
+        """Generate new data: ``z ~ N(0, I)`` decoded.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws (a local generator; global random states are untouched). None gives
+            fresh draws at every call.
+        kind : {"mean", "draw"}, default="mean"
+            "mean" returns the decoder means ``E[x|z]`` (smooth images: pixel probabilities for the
+            Bernoulli likelihood); "draw" returns draws ``x ~ p(x|z)`` (0/1 values for Bernoulli,
+            the means plus Gaussian noise of the learned per-feature variance for Gaussian).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features), dtype float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import VAE
+        >>> X = np.random.RandomState(0).normal(size=(100, 5))
+        >>> vae = VAE(n_components=2, hidden_layer_sizes=(), max_iter=3, random_state=0).fit(X)
+        >>> a = vae.sample(4, random_state=1)
+        >>> a.shape
+        (4, 5)
+        >>> bool(np.array_equal(a, vae.sample(4, random_state=1)))
+        True
+        """
+        check_is_fitted(self)
+        module = self.module_
+        device = self._module_device()
+        gen = torch.Generator().manual_seed(_seed_from(random_state))
+        z = torch.randn((n_samples, self.n_components), generator=gen)
+        with torch.inference_mode():
+            module.eval()
+            out = module.decode_preactivation(z.to(device)).float().cpu()
+            if kind == "mean":
+                x = torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+            else:
+                x = module.sample_likelihood(out, gen)
+        return x.numpy().astype(np.float32, copy=False)
+
+    # ------------------------------------------------------------------ sklearn plumbing
+
+    def __sklearn_tags__(self):
+        # BaseAutoencoder's reads ``loss``, which the VAE does not have: start above it.
+        tags = super(BaseAutoencoder, self).__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = self.likelihood == "bernoulli"
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
