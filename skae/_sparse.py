@@ -42,7 +42,9 @@ class SparseAutoencoder(BaseAutoencoder):
         Target mean activation ρ of each code unit, in (0, 1). Used only when ``sparsity="kl"``.
     k : int, default=None
         Number of code units kept per sample when ``sparsity="topk"``, where it is required and
-        must satisfy ``1 <= k <= n_components``. Ignored otherwise.
+        must satisfy ``1 <= k <= n_components``. Ignored otherwise. It may be changed between
+        ``warm_start`` fits or ``partial_fit`` calls: starting with a large k and lowering it
+        keeps more units alive (Makhzani & Frey anneal k this way).
     hidden_layer_sizes : array-like of int, default=(128,)
         Sizes of the encoder's hidden layers; the decoder uses them in reverse. ``()`` gives a
         single-layer (shallow) autoencoder.
@@ -250,6 +252,11 @@ class SparseAutoencoder(BaseAutoencoder):
                     f"k must satisfy 1 <= k <= n_components={self.n_components} for "
                     f"sparsity='topk', got k={self.k}."
                 )
+            module = getattr(self, "module_", None)
+            if module is not None and module.k is not None:
+                # A warm start or partial_fit with a new k keeps the weights and uses the new k
+                # (annealing k from large to small, as Makhzani & Frey do, avoids dead units).
+                module.k = self.k
 
     def _build_module(self, n_features):
         return AutoencoderModule(

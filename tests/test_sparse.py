@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import MinMaxScaler
@@ -111,3 +112,16 @@ def test_k_is_ignored_unless_topk(digits):
 def test_bad_parameters_raise_clear_errors(digits, params, match):
     with pytest.raises(ValueError, match=match):
         SparseAutoencoder(max_iter=1, **params).fit(digits[:20])
+
+
+def test_k_can_be_lowered_between_warm_started_fits(digits):
+    sae = fitted(digits, sparsity="topk", k=20, n_components=40, max_iter=2, warm_start=True)
+    assert ((sae.transform(digits) != 0).sum(axis=1) > 10).all()
+    weights = sae.module_.encoder.layers[0].weight.detach().clone()
+    fitted_again = sae.set_params(k=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted_again.fit(digits)
+    assert ((sae.transform(digits) != 0).sum(axis=1) <= 5).all()
+    # Warm start: training went on from the previous weights rather than a fresh network.
+    assert sae.n_iter_ == 4 and not torch.equal(weights, sae.module_.encoder.layers[0].weight)
