@@ -1,0 +1,131 @@
+"""Training that stops early, for every public estimator: Ctrl-C during fit, and diverging learning rates.
+
+Both end as MLPRegressor's do: a usable model with the weights of the last complete (finite) epoch,
+``n_iter_`` and ``loss_curve_`` describing the epochs that counted, and a warning.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from _reliability import (  # noqa: F401
+    ESTIMATORS,
+    IDS,
+    assert_identical,
+    data,
+    fit,
+    fit_kwargs,
+    make,
+    one_torch_thread,
+    outputs,
+)
+
+X, Y = data(n_samples=60)
+BATCHES_PER_EPOCH = 3
+SETTINGS = {"batch_size": 20, "max_iter": 5, "n_iter_no_change": 100}
+
+
+def _small(cls, **params):
+    est = make(cls, **{**SETTINGS, **params})
+    if "autoencoder" in est.get_params(deep=False):  # the wrapped autoencoder's own settings
+        est.set_params(**{f"autoencoder__{k}": v for k, v in params.items() if k in est.autoencoder.get_params()})
+    return est
+
+
+def _failing_on(est, call, failure):
+    """Make ``est``'s ``call``-th training batch (1-based) fail with ``failure(loss)``."""
+    original = est._batch_loss
+    count = {"n": 0}
+
+    def batch_loss(*args, **kwargs):
+        count["n"] += 1
+        loss = original(*args, **kwargs)
+        return failure(loss) if count["n"] == call else loss
+
+    est._batch_loss = batch_loss  # an instance attribute: the engine calls self._batch_loss
+    return est
+
+
+def _interrupt(loss):
+    raise KeyboardInterrupt
+
+
+def _nan(loss):
+    return loss * float("nan")
+
+
+def _train(est, method="fit"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(est, method)(X, **fit_kwargs(est, method, Y))
+    return caught
+
+
+def _finite_weights(est):
+    return all(bool(torch.isfinite(p).all()) for p in est.module_.parameters())
+
+
+def _reference(cls, epochs):
+    """The same model trained, uninterrupted, for ``epochs`` epochs (0: its initial weights)."""
+    if epochs == 0:  # stopped in the first batch: the initial weights
+        return fit(_failing_on(_small(cls), 1, _interrupt), X, Y)
+    return fit(_small(cls, max_iter=epochs), X, Y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("epoch", [0, 2])
+def test_keyboard_interrupt_keeps_the_last_complete_epoch(cls, epoch):
+    call = epoch * BATCHES_PER_EPOCH + 2  # the second batch of the epoch after `epoch` complete ones
+    est = _failing_on(_small(cls), call, _interrupt)
+    caught = _train(est)  # returns: the interrupt does not propagate
+    messages = [str(w.message) for w in caught]
+    assert any("interrupted" in m for m in messages), messages
+    assert not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    assert est.n_iter_ == epoch and len(est.loss_curve_) == epoch
+    assert _finite_weights(est) and not est.module_.training
+    assert_identical(outputs(est, X, Y), outputs(_reference(cls, epoch), X, Y))
+    # Still a model: training goes on from there.
+    del est._batch_loss
+    fit(est, X, Y, method="partial_fit")
+    assert est.n_iter_ == epoch + 1
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_keyboard_interrupt_in_partial_fit(cls):
+    est = fit(_small(cls), X, Y, method="partial_fit")
+    before = outputs(est, X, Y)
+    caught = _train(_failing_on(est, 2, _interrupt), method="partial_fit")
+    assert any("interrupted" in str(w.message) for w in caught)
+    assert est.n_iter_ == 1
+    assert_identical(outputs(est, X, Y), before)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("epoch", [0, 2])
+def test_non_finite_loss_restores_the_last_finite_epoch(cls, epoch):
+    est = _failing_on(_small(cls), epoch * BATCHES_PER_EPOCH + 2, _nan)
+    caught = _train(est)
+    diverged = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+    assert len(diverged) == 1 and "learning_rate_init" in str(diverged[0].message)
+    assert est.n_iter_ == epoch and all(np.isfinite(est.loss_curve_))
+    assert _finite_weights(est)
+    assert_identical(outputs(est, X, Y), outputs(_reference(cls, epoch), X, Y))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_learning_rate_that_blows_up(cls):
+    est = _small(cls, learning_rate_init=1e4, max_iter=20)
+    with pytest.warns(ConvergenceWarning, match=r"diverged.*learning_rate_init"):
+        est.fit(X * 1e5, **fit_kwargs(est, "fit", Y))
+    assert _finite_weights(est)
+    assert est.n_iter_ == len(est.loss_curve_) < 20 and all(np.isfinite(est.loss_curve_))
+    for name, value in outputs(est, X, Y).items():
+        if np.asarray(value).dtype.kind == "f":
+            assert np.isfinite(value).all(), name
+    # A sane step size then trains normally.
+    est.set_params(learning_rate_init=1e-3)
+    fit(est, X, Y)
+    assert _finite_weights(est) and est.n_iter_ >= 1

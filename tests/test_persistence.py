@@ -1,0 +1,179 @@
+"""Persistence of every public estimator: pickle, joblib, skops, other devices, other skae versions."""
+
+import io
+import pickle
+import pickletools
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import torch
+
+import skae
+from _reliability import (  # noqa: F401
+    ESTIMATORS,
+    IDS,
+    assert_identical,
+    data,
+    fit,
+    make,
+    one_torch_thread,
+    outputs,
+)
+
+skops_io = pytest.importorskip("skops.io")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """One fitted instance per estimator, with its data (fitted once: several tests read it)."""
+    X, y = data()
+    return {cls: (fit(make(cls), X, y), X, y) for cls in ESTIMATORS}
+
+
+def _roundtrip_pickle(est):
+    return pickle.loads(pickle.dumps(est))
+
+
+def _roundtrip_joblib(est, path):
+    joblib.dump(est, path)
+    return joblib.load(path)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("how", ["pickle", "joblib"])
+def test_roundtrip_is_bit_identical(cls, how, fitted, tmp_path):
+    est, X, y = fitted[cls]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # same version, same device: no warning at all
+        loaded = _roundtrip_pickle(est) if how == "pickle" else _roundtrip_joblib(est, tmp_path / "m.joblib")
+    assert type(loaded) is cls and loaded.get_params().keys() == est.get_params().keys()
+    assert loaded.n_iter_ == est.n_iter_ and loaded.loss_curve_ == est.loss_curve_
+    assert_identical(outputs(loaded, X, y), outputs(est, X, y))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_training_resumes_identically_after_a_roundtrip(cls, fitted):
+    # The optimizer's moments and the generator's state travel with the model: partial_fit on the
+    # copy and on the original give the same weights.
+    est, X, y = fitted[cls]
+    a, b = _roundtrip_pickle(est), _roundtrip_pickle(est)
+    fit(a, X, y, method="partial_fit")
+    fit(_roundtrip_pickle(b), X, y, method="partial_fit")
+    fresh = _roundtrip_pickle(est)
+    assert_identical(outputs(fresh, X, y), outputs(est, X, y))  # the original is untouched
+    b = _roundtrip_pickle(b)
+    fit(b, X, y, method="partial_fit")
+    assert_identical(outputs(a, X, y), outputs(b, X, y))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_unfitted_roundtrip(cls):
+    est = make(cls)
+    loaded = _roundtrip_pickle(est)
+    assert not hasattr(loaded, "module_")
+    assert repr(loaded) == repr(est)
+
+
+def _pickled_globals(payload):
+    """The module names a pickle imports (GLOBAL / STACK_GLOBAL operands)."""
+    names, strings = set(), []
+    for op, arg, _ in pickletools.genops(io.BytesIO(payload)):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif op.name == "STACK_GLOBAL":
+            names.add(strings[-2])
+        elif op.name == "GLOBAL":
+            names.add(arg.split(" ")[0])
+    return names
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_pickle_holds_no_torch_storage(cls, fitted):
+    # What makes a model fitted on a GPU load on a CPU-only machine: the payload holds numpy arrays
+    # only, no torch storage that would need the device it was saved from.
+    est, _, _ = fitted[cls]
+    modules = _pickled_globals(pickle.dumps(est))
+    assert not any(m.split(".")[0] == "torch" for m in modules), modules
+    assert "skae._modules" not in modules  # the network is rebuilt, not unpickled
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_model_fitted_on_cuda_loads_on_cpu(cls, fitted):
+    est, X, y = fitted[cls]
+    # The state of a model fitted with device="cuda": __getstate__ brings everything to the CPU, and
+    # the device is recorded only in the parameter. There is no GPU here, so loading must fall back.
+    state = est.__getstate__()
+    state["device"] = "cuda"
+    payload = pickle.dumps(state)
+    loaded = cls.__new__(cls)
+    if torch.cuda.is_available():
+        loaded.__setstate__(pickle.loads(payload))
+        assert next(loaded.module_.parameters()).device.type == "cuda"
+        return
+    with pytest.warns(UserWarning, match=r"device='cuda'.*loaded on the CPU"):
+        loaded.__setstate__(pickle.loads(payload))
+    assert loaded.device == "cuda"
+    assert all(p.device.type == "cpu" for p in loaded.module_.parameters())
+    assert_identical(outputs(loaded, X, y), outputs(est, X, y))
+    # Refitting on this machine needs a device that exists, and says so.
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        fit(loaded, X, y)
+    fit(loaded.set_params(device="cpu"), X, y)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_skops_roundtrip(cls, fitted, tmp_path):
+    est, X, y = fitted[cls]
+    path = tmp_path / "model.skops"
+    skops_io.dump(est, path)
+    untrusted = skops_io.get_untrusted_types(file=path)
+    # Only skae's own estimator classes need trusting: the network is stored as numpy arrays.
+    assert untrusted, "skops trusts skae classes by default?"
+    assert all(name.startswith("skae.") for name in untrusted), untrusted
+    with pytest.raises(skops_io.exceptions.UntrustedTypesFoundException):
+        skops_io.load(path)
+    loaded = skops_io.load(path, trusted=untrusted)
+    assert type(loaded) is cls
+    assert_identical(outputs(loaded, X, y), outputs(est, X, y))
+
+
+def test_skops_untrusted_types_are_just_the_estimator(fitted):
+    est, _, _ = fitted[skae.Autoencoder]
+    assert skops_io.get_untrusted_types(data=skops_io.dumps(est)) == ["skae._autoencoder.Autoencoder"]
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_pickle_from_another_version_loads_with_a_warning(cls, fitted):
+    est, X, y = fitted[cls]
+    state = est.__getstate__()
+    state["_skae_version"] = "0.0.1"
+    loaded = cls.__new__(cls)
+    with pytest.warns(UserWarning, match=rf"skae 0\.0\.1 into skae {skae.__version__}"):
+        loaded.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert_identical(outputs(loaded, X, y), outputs(est, X, y))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_incompatible_pickle_names_both_versions(cls, fitted):
+    est, _, _ = fitted[cls]
+    state = est.__getstate__()
+    state["_skae_version"] = "9.9.9"
+    # A network whose layout changed between versions: one tensor more than this version builds.
+    state["_module_state"] = {**state["_module_state"], "extra.weight": np.zeros(3, np.float32)}
+    loaded = cls.__new__(cls)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the version-mismatch warning comes first
+        with pytest.raises(ValueError, match=rf"skae 9\.9\.9.*skae {skae.__version__}"):
+            loaded.__setstate__(state)
+
+
+def test_pickle_of_the_older_format_still_loads(fitted):
+    # States written before the network was stored as arrays held the nn.Module itself.
+    est, X, y = fitted[skae.Autoencoder]
+    state = dict(est.__dict__)
+    state["_skae_version"] = skae.__version__
+    loaded = skae.Autoencoder.__new__(skae.Autoencoder)
+    loaded.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert_identical(outputs(loaded, X, y), outputs(est, X, y))
