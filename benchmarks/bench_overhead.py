@@ -1,0 +1,171 @@
+"""Training time per epoch: skae against a minimal hand-written torch loop, in one process.
+
+Same architecture, batch size, Adam and data; the contenders alternate epoch by epoch and each figure is
+the median of ``--repeats`` epochs. skorch and scikit-learn's MLPRegressor join when installed.
+
+    python benchmarks/bench_overhead.py [--rows 60000] [--repeats 3]
+"""
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_mnist, parser, record, table  # noqa: E402
+
+from skae import Autoencoder  # noqa: E402
+
+CONFIGS = [
+    # (name, hidden layers, code size, batch size, ratio target vs raw torch)
+    ("784-1000-500-250-30, batch 256", (1000, 500, 250), 30, 256, 1.05),
+    ("784-64-8, batch 64", (64,), 8, 64, 1.10),
+]
+
+
+def raw_torch_model(hidden, k, n_features=784):
+    sizes = [n_features, *hidden, k]
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.pop()  # linear code
+    back = sizes[::-1]
+    for a, b in zip(back[:-1], back[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.pop()  # linear output
+    return nn.Sequential(*layers)
+
+
+class RawLoop:
+    """The reference: the shortest correct mini-batch Adam loop a torch user would write."""
+
+    name = "raw torch fp32"
+
+    def __init__(self, X, hidden, k, batch_size, autocast=False):
+        torch.manual_seed(0)
+        self.model = raw_torch_model(hidden, k)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.X = torch.from_numpy(X)
+        self.bs = batch_size
+        self.autocast = autocast
+        if autocast:
+            self.name = "raw torch bf16 autocast"
+
+    def epoch(self):
+        n = self.X.shape[0]
+        perm = torch.randperm(n)
+        for i in range(0, n, self.bs):
+            xb = self.X[perm[i : i + self.bs]]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+                loss = F.mse_loss(self.model(xb), xb)
+            self.opt.zero_grad()
+            loss.backward()
+            self.opt.step()
+
+
+class Skae:
+    def __init__(self, X, hidden, k, batch_size, precision="float32"):
+        self.name = "skae" if precision == "float32" else "skae bf16"
+        self.X = X
+        self.est = Autoencoder(
+            n_components=k, hidden_layer_sizes=hidden, batch_size=batch_size, random_state=0,
+            precision=precision,
+        )
+
+    def epoch(self):
+        self.est.partial_fit(self.X)
+
+
+class Skorch:
+    name = "skorch"
+
+    def __init__(self, X, hidden, k, batch_size):
+        from skorch import NeuralNetRegressor
+
+        self.X = X
+        self.net = NeuralNetRegressor(
+            raw_torch_model(hidden, k), optimizer=torch.optim.Adam, lr=1e-3, batch_size=batch_size,
+            max_epochs=1, train_split=None, iterator_train__shuffle=True, verbose=0,
+        )
+        self.net.initialize()
+
+    def epoch(self):
+        self.net.partial_fit(self.X, self.X)
+
+
+class MLP:
+    name = "sklearn MLPRegressor"
+
+    def __init__(self, X, hidden, k, batch_size):
+        from sklearn.neural_network import MLPRegressor
+
+        self.X = X
+        self.net = MLPRegressor(
+            hidden_layer_sizes=(*hidden, k, *hidden[::-1]), batch_size=batch_size, solver="adam",
+            learning_rate_init=1e-3, random_state=0, shuffle=True,
+        )
+
+    def epoch(self):
+        self.net.partial_fit(self.X, self.X)
+
+
+def main():
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=60000, help="training rows per epoch (default 60000)")
+    p.add_argument("--repeats", type=int, default=3, help="epochs timed per contender (median)")
+    p.add_argument("--only", choices=["large", "small"], help="run one configuration")
+    p.add_argument("--no-peers", action="store_true", help="skip skorch and MLPRegressor")
+    p.add_argument("--bf16", action="store_true", help="also time bfloat16 autocast (skae and raw)")
+    args = p.parse_args()
+    X = load_mnist(args.mnist, n_train=args.rows)[0]
+
+    sections = []
+    for name, hidden, k, bs, target in CONFIGS:
+        if args.only and (args.only == "large") != (hidden[0] == 1000):
+            continue
+        contenders = [RawLoop(X, hidden, k, bs), Skae(X, hidden, k, bs)]
+        if args.bf16:
+            contenders += [RawLoop(X, hidden, k, bs, autocast=True), Skae(X, hidden, k, bs, "bfloat16")]
+        if not args.no_peers:
+            for cls in (Skorch, MLP):
+                try:
+                    contenders.append(cls(X, hidden, k, bs))
+                except ImportError:
+                    pass
+        times = {c.name: [] for c in contenders}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for c in contenders:  # warm-up epoch, untimed
+                c.epoch()
+            for _ in range(args.repeats):
+                for c in contenders:
+                    start = time.perf_counter()
+                    c.epoch()
+                    times[c.name].append(time.perf_counter() - start)
+        ref = np.median(times["raw torch fp32"])
+        rows = []
+        for c in contenders:
+            med = np.median(times[c.name])
+            verdict = ""
+            if c.name == "skae":
+                verdict = f"target ≤ {target:.2f}: {'met' if med / ref <= target else 'MISSED'}"
+            rows.append([c.name, f"{med:.3f}", f"{med / ref:.3f}",
+                         " ".join(f"{t:.3f}" for t in times[c.name]), verdict])
+        body = table(rows, ["contender", "median s/epoch", "ratio vs raw torch", "all epochs (s)", ""])
+        sections.append(f"**{name}**, {len(X)} rows per epoch\n\n{body}")
+        print(sections[-1], flush=True)
+    record(
+        "bench_overhead: time per training epoch vs a minimal torch loop",
+        "\n\n".join(sections),
+        args,
+        notes=f"alternating contenders, median of {args.repeats} epochs after one warm-up epoch each",
+    )
+
+
+if __name__ == "__main__":
+    main()
