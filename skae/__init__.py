@@ -2,6 +2,7 @@
 
 from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
+from ._classifier import AutoencoderClassifier
 from ._contractive import ContractiveAutoencoder
 from ._denoising import DenoisingAutoencoder
 from ._sparse import SparseAutoencoder
@@ -10,6 +11,7 @@ from ._version import __version__
 
 __all__ = [
     "Autoencoder",
+    "AutoencoderClassifier",
     "BaseAutoencoder",
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",

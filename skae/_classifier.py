@@ -1,0 +1,582 @@
+"""The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + α·ℓ_X(all rows)."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.base import ClassifierMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+from torch import nn
+
+from ._autoencoder import Autoencoder
+from ._base import _INFERENCE_BATCH, BaseAutoencoder, _seed_from
+from ._modules import MLP
+
+__all__ = ["AutoencoderClassifier"]
+
+# The engine parameters the classifier owns; the wrapped autoencoder's own values for these are unused.
+_ENGINE_PARAMS = (
+    "alpha",
+    "batch_size",
+    "learning_rate_init",
+    "max_iter",
+    "tol",
+    "n_iter_no_change",
+    "early_stopping",
+    "validation_fraction",
+    "shuffle",
+    "random_state",
+    "verbose",
+    "warm_start",
+    "device",
+    "precision",
+)
+
+
+class _ClassifierNetwork(nn.Module):
+    """An autoencoder module and a classifier head on its code.
+
+    ``encode``/``decode`` are the autoencoder's, so the engine's transform, inverse_transform and
+    jacobian work unchanged. ``pretrained`` keeps the autoencoder's weights at ``reset_parameters``.
+    """
+
+    def __init__(self, autoencoder, head, pretrained=False):
+        super().__init__()
+        self.autoencoder = autoencoder
+        self.head = head
+        self.pretrained = pretrained
+
+    def reset_parameters(self, generator):
+        if not self.pretrained:
+            self.autoencoder.reset_parameters(generator)
+        self.head.reset_parameters(generator)
+
+    def encode(self, x):
+        return self.autoencoder.encode(x)
+
+    def decode_preactivation(self, z):
+        return self.autoencoder.decode_preactivation(z)
+
+    def decode(self, z):
+        return self.autoencoder.decode(z)
+
+    def logits(self, x):
+        """Class scores of clean ``x`` (call in eval mode: no dropout, deterministic code)."""
+        return self.head(self.encode(x))
+
+    def forward(self, x):
+        return self.autoencoder(x)
+
+
+def _unlabeled_mask(y, marker):
+    """Boolean mask of the rows of validated 1-D ``y`` equal to ``marker`` (None: no row is)."""
+    n = y.shape[0]
+    if marker is None:
+        return np.zeros(n, dtype=bool)
+    if y.dtype.kind in "US" and not isinstance(marker, str):
+        # A string array cannot hold the integer -1; the string "-1" is almost surely meant as it.
+        if np.any(y == str(marker)):
+            raise ValueError(
+                f"y has dtype string and contains {str(marker)!r}. If you wish to predict on string "
+                f"targets, use dtype object, and use {marker!r} as the label for unlabeled samples."
+            )
+        return np.zeros(n, dtype=bool)
+    if y.dtype.kind in "biuf" and isinstance(marker, str):
+        return np.zeros(n, dtype=bool)
+    mask = np.asarray(y == marker)
+    return np.broadcast_to(mask, (n,)).astype(bool) if mask.ndim == 0 else mask.astype(bool)
+
+
+class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
+    """Semi-supervised classifier: an autoencoder and a classifier head on its code, trained jointly.
+
+    One network is trained on the sum of two losses: the mean cross-entropy of a classifier head over
+    the *labeled* rows of each mini-batch, and ``reconstruction_weight`` times the wrapped
+    autoencoder's own training loss (reconstruction plus its penalty, noise or KL term) over *all*
+    rows. Unlabeled rows are marked ``-1`` in ``y``, as in :mod:`sklearn.semi_supervised`; they shape
+    the code through the reconstruction term only. This is the concurrent training
+    ``ℓ_Y + α·ℓ_X`` of semi-supervised autoencoders (Ranzato & Szummer, 2008; Goodfellow et al.,
+    2016, §15.1).
+
+    Parameters
+    ----------
+    autoencoder : skae autoencoder instance, default=None
+        The autoencoder whose network, loss and hyperparameters (``n_components``,
+        ``hidden_layer_sizes``, ``activation``, noise, sparsity, contraction, KL, ``dropout``,
+        ``alpha`` on its own weights ...) are used. It is cloned, never modified. Its training-loop
+        parameters (``max_iter``, ``batch_size``, ``learning_rate_init``, ``random_state``,
+        ``device`` ...) are ignored: this estimator's own are used. None means ``Autoencoder()``.
+    reconstruction_weight : float, default=1.0
+        Weight α of the autoencoder's loss. 0 trains a plain neural-network classifier with the
+        autoencoder's encoder as its body (the unlabeled rows are then unused).
+    classifier_hidden_layer_sizes : array-like of int, default=()
+        Hidden layer sizes of the classifier head on the code; ``()`` is a softmax (multinomial
+        logistic) layer.
+    pretrain_epochs : int, default=0
+        When > 0, the autoencoder is first trained alone, on its own loss over all rows, for at
+        most this many epochs (sequential pretraining); the joint training then starts from its
+        weights. Only at initialisation: ``warm_start`` and later ``partial_fit`` calls do not
+        pretrain again.
+    unlabeled_label : int, str or None, default=-1
+        The value of ``y`` that marks an unlabeled row. None means that every row is labeled (plain
+        supervised training), which is also how to use ``-1`` as a class.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the classifier head's weights (weight decay in Adam). The
+        autoencoder's weights get the wrapped autoencoder's own ``alpha``.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; "auto" is ``min(256, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        Adam's step size.
+    max_iter : int, default=200
+        Maximum number of joint-training epochs.
+    tol : float, default=1e-4
+        Tolerance for the stopping criterion on the training loss (or, with early stopping, on the
+        validation accuracy).
+    n_iter_no_change : int, default=10
+        Number of epochs with no improvement to wait before stopping.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows (labeled and unlabeled alike), stop when the
+        accuracy on the held-out labeled rows stops improving, and keep the best weights. When no
+        labeled row is held out, the autoencoder's score on the held-out rows is used instead.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out when ``early_stopping=True``.
+    shuffle : bool, default=True
+        Shuffle the rows at every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, pretraining, shuffling, the validation split and any noise or
+        sampling of the autoencoder, through a local ``torch.Generator``.
+    verbose : int, default=0
+        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the previous solution.
+    device : str, default="cpu"
+        Torch device to train on. Outputs are always numpy arrays.
+    precision : {"float32", "bfloat16"}, default="float32"
+        "bfloat16" trains under autocast. Outputs stay float32.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (the unlabeled marker excluded).
+    autoencoder_ : skae autoencoder
+        The clone of ``autoencoder`` whose hooks define the reconstruction loss. Its own network is
+        not fitted: the trained network is ``module_.autoencoder``.
+    module_ : torch.nn.Module
+        The trained network: ``module_.autoencoder`` (encoder and decoder) and ``module_.head``.
+    n_components : int
+        Size of the code (the autoencoder's ``n_components``); :meth:`transform` returns it.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+    n_iter_ : int
+        Number of joint-training epochs run.
+    t_ : int
+        Number of training rows seen.
+    loss_curve_ : list of float
+        Joint training loss at the end of each epoch.
+    best_loss_ : float
+        Lowest training loss reached.
+    validation_scores_ : list of float or None
+        Accuracy on the held-out labeled rows after each epoch, when ``early_stopping=True``.
+    best_validation_score_ : float or None
+        Best validation score, when ``early_stopping=True``.
+
+    See Also
+    --------
+    Autoencoder : The default autoencoder.
+    sklearn.semi_supervised.SelfTrainingClassifier : Semi-supervised learning by pseudo-labelling.
+    sklearn.semi_supervised.LabelSpreading : Graph-based semi-supervised learning.
+    sklearn.neural_network.MLPClassifier : The fully supervised network.
+
+    Notes
+    -----
+    *Which code the head sees.* During training the head is fed the code returned by the
+    autoencoder's own training pass (``_forward_loss``), with dropout active: the code of the
+    corrupted input for a denoising autoencoder (a data augmentation of the labeled rows), the
+    posterior mean ``mu`` for skae's VAE (its KL and reconstruction terms use the sampled ``z``). At
+    prediction time (:meth:`predict`, :meth:`predict_proba`, :meth:`transform`) the code of the clean
+    input is used, in eval mode: no noise, no dropout, the VAE's posterior mean.
+
+    *The supervised term* of a mini-batch is the mean cross-entropy over its labeled rows only
+    (zero when it holds none); unlabeled rows never enter it. With few labels most batches hold a
+    handful of labeled rows; ``batch_size`` trades how often the head is updated against noise.
+
+    The default ``Autoencoder()`` has a 2-D code; for real data pass an autoencoder with a larger
+    ``n_components``. The autoencoders' losses differ in scale (a mean over features for most, a
+    sum in nats for the VAE): tune ``reconstruction_weight`` for the one you wrap.
+
+    :meth:`score` is the accuracy; :meth:`score_samples` is the wrapped autoencoder's per-sample
+    score (e.g. negative reconstruction error) under the jointly trained network.
+
+    References
+    ----------
+    .. [1] M. Ranzato and M. Szummer, "Semi-supervised learning of compact document representations
+       with deep networks", ICML 2008.
+    .. [2] D. P. Kingma, D. J. Rezende, S. Mohamed and M. Welling, "Semi-supervised learning with deep
+       generative models", NeurIPS 2014.
+    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, §15.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.preprocessing import MinMaxScaler
+    >>> from skae import Autoencoder, AutoencoderClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = MinMaxScaler().fit_transform(X)
+    >>> y_semi = np.full_like(y, -1)
+    >>> y_semi[:100] = y[:100]  # 100 labeled rows, the rest unlabeled
+    >>> clf = AutoencoderClassifier(Autoencoder(n_components=16, hidden_layer_sizes=(64,)),
+    ...                             max_iter=5, random_state=0).fit(X, y_semi)
+    >>> clf.classes_
+    array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 10)
+    >>> clf.transform(X[:2]).shape
+    (2, 16)
+    """
+
+    _parameter_constraints: dict = {
+        "autoencoder": [BaseAutoencoder, None],
+        "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
+        "classifier_hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "unlabeled_label": [Integral, str, None],
+        **{k: BaseAutoencoder._parameter_constraints[k] for k in _ENGINE_PARAMS},
+    }
+
+    def __init__(
+        self,
+        autoencoder=None,
+        *,
+        reconstruction_weight=1.0,
+        classifier_hidden_layer_sizes=(),
+        pretrain_epochs=0,
+        unlabeled_label=-1,
+        alpha=0.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        device="cpu",
+        precision="float32",
+    ):
+        # Not BaseAutoencoder.__init__: that stores the autoencoder parameters, which live on
+        # ``autoencoder`` here.
+        self.autoencoder = autoencoder
+        self.reconstruction_weight = reconstruction_weight
+        self.classifier_hidden_layer_sizes = classifier_hidden_layer_sizes
+        self.pretrain_epochs = pretrain_epochs
+        self.unlabeled_label = unlabeled_label
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.device = device
+        self.precision = precision
+
+    @property
+    def n_components(self):
+        # The engine's transform / inverse_transform / jacobian read the code size from here.
+        check_is_fitted(self)
+        return self.autoencoder_.n_components
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the network on labeled and unlabeled rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            All rows, labeled and unlabeled.
+        y : array-like of shape (n_samples,)
+            Class labels, with ``unlabeled_label`` (-1) for the unlabeled rows. For string labels
+            with unlabeled rows use an object array, as in :mod:`sklearn.semi_supervised`.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        return self._fit_with(X, y, incremental=False, classes=None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Train for one epoch over X, continuing from the current state.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Rows, labeled and unlabeled.
+        y : array-like of shape (n_samples,)
+            Class labels, ``unlabeled_label`` for unlabeled rows. A call may hold no labeled row.
+        classes : array-like of shape (n_classes,), default=None
+            All the classes, required on the first call (as in
+            :meth:`sklearn.neural_network.MLPClassifier.partial_fit`) and ignored afterwards unless
+            it differs from ``classes_``, which is an error.
+
+        Returns
+        -------
+        self : object
+            The classifier.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder, AutoencoderClassifier
+        >>> X = np.random.RandomState(0).rand(40, 6)
+        >>> y = np.r_[[0, 1] * 5, [-1] * 30]
+        >>> clf = AutoencoderClassifier(Autoencoder(n_components=3), random_state=0)
+        >>> clf.partial_fit(X, y, classes=[0, 1]).n_iter_
+        1
+        """
+        return self._fit_with(X, y, incremental=True, classes=classes)
+
+    def _fit_with(self, X, y, incremental, classes):
+        # The partial_fit ``classes`` argument travels to _validate_fit_data in this private attribute.
+        self._fit_call = (incremental, classes)
+        try:
+            return self._fit(X, y, incremental=incremental)
+        finally:
+            del self._fit_call
+
+    def _make_autoencoder(self):
+        ae = Autoencoder() if self.autoencoder is None else self.autoencoder
+        if not isinstance(ae, BaseAutoencoder) or isinstance(ae, AutoencoderClassifier):
+            raise TypeError(
+                "autoencoder must be a skae autoencoder instance (Autoencoder, SparseAutoencoder, "
+                f"DenoisingAutoencoder, ContractiveAutoencoder, VAE ...), got {ae!r}."
+            )
+        ae = clone(ae)
+        ae._validate_params()
+        return ae
+
+    def _validate_fit_data(self, X, y, reset):
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(f"{name} requires y to be passed, but the target y is None.")
+        # As BaseAutoencoder._validate_X: float32 overflow is reported by validate_data's check.
+        with np.errstate(over="ignore", invalid="ignore"):
+            X, y = validate_data(
+                self, X, y, reset=reset, accept_sparse=("csr", "csc"), dtype=np.float32, order="C"
+            )
+        incremental, classes = self._fit_call
+        labeled = ~_unlabeled_mask(y, self.unlabeled_label)
+        y_labeled = y[labeled]
+        if labeled.any():
+            check_classification_targets(y_labeled)
+        elif not incremental:
+            raise ValueError(
+                f"y has no labeled rows: every entry is the unlabeled marker "
+                f"{self.unlabeled_label!r}. {name} needs labeled rows of at least 2 classes."
+            )
+
+        if reset:
+            if incremental:
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to partial_fit.")
+                classes = np.asarray(classes)
+                classes = unique_labels(classes[~_unlabeled_mask(classes, self.unlabeled_label)])
+            else:
+                classes = unique_labels(y_labeled)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{name} needs samples of at least 2 classes among the labeled rows of y, but "
+                    f"got only one class: {classes[0]!r}."
+                )
+            self.autoencoder_ = self._make_autoencoder()
+            self.classes_ = classes
+        elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
+            raise ValueError(
+                f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
+                f"{self.classes_!r}"
+            )
+        if labeled.any():
+            unseen = np.setdiff1d(unique_labels(y_labeled), self.classes_)
+            if unseen.size:
+                raise ValueError(
+                    f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                    f"'y' has {unique_labels(y_labeled)}."
+                )
+
+        targets = np.full(y.shape[0], -1, dtype=np.int64)
+        targets[labeled] = np.searchsorted(self.classes_, y_labeled)
+        return X, torch.from_numpy(targets)
+
+    def _check_params(self, X):
+        self.autoencoder_._check_params(X)
+
+    def _on_first_fit(self, X):
+        ae = self.autoencoder_
+        ae._on_first_fit(X)
+        self._pretrained_module = None
+        if self.pretrain_epochs:
+            # Sequential pretraining through the autoencoder's own fit (same engine), with this
+            # estimator's loop settings; the joint phase then starts from its weights.
+            params = {k: getattr(self, k) for k in _ENGINE_PARAMS if k != "alpha"}
+            params.update(
+                max_iter=self.pretrain_epochs,
+                early_stopping=False,
+                warm_start=False,
+                random_state=_seed_from(self.random_state),
+            )
+            pre = clone(ae).set_params(**params)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                pre.fit(X)
+            self._pretrained_module = pre.module_
+
+    def _build_module(self, n_features):
+        ae_module = getattr(self, "_pretrained_module", None)
+        self._pretrained_module = None
+        pretrained = ae_module is not None
+        if not pretrained:
+            ae_module = self.autoencoder_._build_module(n_features)
+        sizes = self.classifier_hidden_layer_sizes
+        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(int(h) for h in sizes)
+        head = MLP([self.autoencoder_.n_components, *sizes, len(self.classes_)], "relu", "identity")
+        return _ClassifierNetwork(ae_module, head, pretrained=pretrained)
+
+    def _new_optimizer(self, module):
+        groups = []
+        for part, decay in ((module.autoencoder, self.autoencoder_.alpha), (module.head, self.alpha)):
+            named = list(part.named_parameters())
+            groups.append({"params": [p for n, p in named if n.endswith("weight")], "weight_decay": decay})
+            groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
+        return torch.optim.Adam([g for g in groups if g["params"]], lr=self.learning_rate_init)
+
+    def _batch_loss(self, module, X, y, generator):
+        reconstruction, code = self.autoencoder_._forward_loss(module.autoencoder, X, generator)
+        logits = module.head(code)
+        # ignore_index drops the unlabeled rows from the sum: they get no supervised gradient at all.
+        n_labeled = (y >= 0).sum().clamp(min=1)
+        supervised = F.cross_entropy(logits.float(), y, ignore_index=-1, reduction="sum") / n_labeled
+        if self.reconstruction_weight == 0:
+            return supervised
+        return supervised + self.reconstruction_weight * reconstruction
+
+    def _validation_score(self, module, rows, index, y):
+        labeled = index[y[index] >= 0]
+        if labeled.numel() == 0:
+            return self.autoencoder_._validation_score(module.autoencoder, rows, index, None)
+        module.eval()
+        correct = 0
+        with torch.inference_mode():
+            device = next(module.parameters()).device
+            for start in range(0, labeled.numel(), _INFERENCE_BATCH):
+                chunk = labeled[start : start + _INFERENCE_BATCH]
+                pred = module.logits(rows.take(chunk).to(device)).argmax(dim=1).cpu()
+                correct += int((pred == y[chunk]).sum())
+        module.train()
+        return correct / labeled.numel()
+
+    def _score_samples_tensor(self, module, X):
+        return self.autoencoder_._score_samples_tensor(module.autoencoder, X)
+
+    # ------------------------------------------------------------------ prediction
+
+    def _proba(self, module, X):
+        # Normalised in float64 so that rows sum to 1 to float32 precision once cast back.
+        return torch.softmax(module.logits(X).double(), dim=1)
+
+    def predict_proba(self, X):
+        """Class probabilities, from the code of the clean input.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes), dtype float32
+            Columns in the order of ``classes_``; each row sums to 1.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skae import Autoencoder, AutoencoderClassifier
+        >>> X, y = make_blobs(60, centers=3, random_state=0)
+        >>> clf = AutoencoderClassifier(Autoencoder(n_components=2), max_iter=3, random_state=0)
+        >>> clf.fit(X, y).predict_proba(X[:1]).sum().round(5)
+        np.float32(1.0)
+        """
+        check_is_fitted(self)
+        return self._apply(X, self._proba, (len(self.classes_),))
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes), dtype float32
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skae import Autoencoder, AutoencoderClassifier
+        >>> X, y = make_blobs(60, centers=3, random_state=0)
+        >>> clf = AutoencoderClassifier(Autoencoder(n_components=2), max_iter=3, random_state=0)
+        >>> clf.fit(X, y).predict_log_proba(X[:4]).shape
+        (4, 3)
+        """
+        check_is_fitted(self)
+        return self._apply(
+            X, lambda m, xb: torch.log_softmax(m.logits(xb).double(), dim=1), (len(self.classes_),)
+        )
+
+    def predict(self, X):
+        """Predicted class of each row.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_blobs
+        >>> from skae import Autoencoder, AutoencoderClassifier
+        >>> X, y = make_blobs(60, centers=3, random_state=0)
+        >>> clf = AutoencoderClassifier(Autoencoder(n_components=2), max_iter=3, random_state=0)
+        >>> clf.fit(X, y).predict(X[:3]).shape
+        (3,)
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        ae = self.autoencoder if isinstance(self.autoencoder, BaseAutoencoder) else None
+        tags.input_tags.positive_only = ae is not None and getattr(ae, "loss", None) == "bce"
+        return tags

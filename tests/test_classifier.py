@@ -1,0 +1,272 @@
+"""Behaviour of the semi-supervised AutoencoderClassifier."""
+
+import inspect
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler
+
+import skae
+from skae import Autoencoder, AutoencoderClassifier, BaseAutoencoder
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    X = MinMaxScaler().fit_transform(X).astype(np.float32)
+    return train_test_split(X, y, test_size=500, random_state=0, stratify=y)
+
+
+def few_labels(y, per_class, seed):
+    """y with ``per_class`` labels kept per class (drawn with ``seed``) and -1 elsewhere."""
+    rng = np.random.RandomState(seed)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
+    y_semi = np.full_like(y, -1)
+    y_semi[keep] = y[keep]
+    return y_semi, keep
+
+
+def small(**kw):
+    params = dict(
+        autoencoder=Autoencoder(n_components=4, hidden_layer_sizes=(16,)), max_iter=5, random_state=0
+    )
+    params.update(kw)
+    return AutoencoderClassifier(**params)
+
+
+def autoencoder_classes():
+    """Every concrete skae autoencoder exported at test time (new estimators are covered automatically)."""
+    return [
+        getattr(skae, name)
+        for name in sorted(skae.__all__)
+        if inspect.isclass(getattr(skae, name))
+        and issubclass(getattr(skae, name), BaseAutoencoder)
+        and not issubclass(getattr(skae, name), AutoencoderClassifier)
+        and not inspect.isabstract(getattr(skae, name))
+    ]
+
+
+# --------------------------------------------------------------------------- semi-supervised gain
+
+
+def test_unlabeled_rows_help_on_digits_with_50_labels(digits):
+    """Joint training beats raw-pixel LR on the labeled rows and the same network without ℓ_X."""
+    X_train, X_test, y_train, y_test = digits
+    lr, joint, supervised_only = [], [], []
+    for seed in range(3):
+        y_semi, keep = few_labels(y_train, 5, seed)
+        lr.append(LogisticRegression(max_iter=2000).fit(X_train[keep], y_train[keep]).score(X_test, y_test))
+        for weight, out in ((30.0, joint), (0.0, supervised_only)):
+            clf = AutoencoderClassifier(
+                Autoencoder(n_components=32, hidden_layer_sizes=(256,), tied_weights=True),
+                reconstruction_weight=weight,
+                alpha=1e-2,
+                batch_size=64,
+                learning_rate_init=3e-3,
+                max_iter=20,
+                random_state=seed,
+            )
+            out.append(clf.fit(X_train, y_semi).score(X_test, y_test))
+    assert np.mean(joint) > np.mean(lr) + 0.01, (joint, lr)
+    assert np.mean(joint) > np.mean(supervised_only) + 0.01, (joint, supervised_only)
+
+
+# --------------------------------------------------------------------------- the supervised term
+
+
+def test_unlabeled_rows_never_enter_the_supervised_loss(digits):
+    """With reconstruction_weight=0 only the labeled rows may matter: replacing every unlabeled row
+    by noise must leave the fit bit-for-bit unchanged (it would not if they entered the
+    cross-entropy, e.g. as class 0 or with any stale label)."""
+    X_train, X_test, y_train, _ = digits
+    X_train, y_train = X_train[:400], y_train[:400]
+    y_semi, keep = few_labels(y_train, 3, 0)
+    X_noise = np.random.RandomState(1).rand(*X_train.shape).astype(np.float32)
+    X_noise[keep] = X_train[keep]
+    a = small(reconstruction_weight=0.0, batch_size=32).fit(X_train, y_semi)
+    b = small(reconstruction_weight=0.0, batch_size=32).fit(X_noise, y_semi)
+    np.testing.assert_array_equal(a.predict_proba(X_test), b.predict_proba(X_test))
+    # ... while the unlabeled rows do matter once the reconstruction term is on.
+    c = small(reconstruction_weight=1.0, batch_size=32).fit(X_train, y_semi)
+    d = small(reconstruction_weight=1.0, batch_size=32).fit(X_noise, y_semi)
+    assert not np.array_equal(c.predict_proba(X_test), d.predict_proba(X_test))
+
+
+def test_batches_without_labeled_rows_give_a_finite_loss():
+    X = np.random.RandomState(0).rand(64, 5).astype(np.float32)
+    y = np.full(64, -1)
+    y[:2], y[2:4] = 0, 1
+    clf = small(batch_size=4, shuffle=False, max_iter=2).fit(X, y)
+    assert np.all(np.isfinite(clf.loss_curve_))
+
+
+# --------------------------------------------------------------------------- classifier API
+
+
+def test_predict_proba_rows_sum_to_one_and_predict_is_its_argmax(digits):
+    X_train, X_test, y_train, _ = digits
+    y_semi, _ = few_labels(y_train, 5, 0)
+    clf = small().fit(X_train, y_semi)
+    proba = clf.predict_proba(X_test)
+    assert proba.shape == (len(X_test), 10) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    assert np.all(proba >= 0)
+    np.testing.assert_array_equal(clf.predict(X_test), clf.classes_[proba.argmax(1)])
+    np.testing.assert_allclose(np.exp(clf.predict_log_proba(X_test)), proba, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(clf.classes_, np.arange(10))
+
+
+def test_transform_is_the_clean_code_of_the_trained_encoder(digits):
+    X_train, X_test, y_train, _ = digits
+    y_semi, _ = few_labels(y_train, 5, 0)
+    clf = AutoencoderClassifier(
+        skae.Autoencoder(n_components=6, hidden_layer_sizes=(16,), dropout=0.5), max_iter=3, random_state=0
+    ).fit(X_train, y_semi)
+    codes = clf.transform(X_test)
+    assert codes.shape == (len(X_test), 6)
+    # Deterministic (eval mode: dropout off) and the head's input.
+    np.testing.assert_array_equal(codes, clf.transform(X_test))
+    np.testing.assert_array_equal(clf.predict_proba(X_test), clf.predict_proba(X_test))
+    assert list(clf.get_feature_names_out()) == [f"autoencoderclassifier{i}" for i in range(6)]
+
+
+def test_string_labels_with_unlabeled_rows_in_an_object_array():
+    X, y = make_blobs(90, centers=3, random_state=0)
+    names = np.array(["a", "b", "c"], dtype=object)[y]
+    names[::2] = -1
+    clf = small(max_iter=30, learning_rate_init=1e-2).fit(X, names)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert set(clf.predict(X)) <= {"a", "b", "c"}
+
+
+def test_unlabeled_label_none_uses_every_row_and_allows_class_minus_one():
+    X, y = make_blobs(60, centers=2, random_state=0)
+    y = np.where(y == 0, -1, 1)
+    clf = small(unlabeled_label=None, max_iter=30, learning_rate_init=1e-2).fit(X, y)
+    np.testing.assert_array_equal(clf.classes_, [-1, 1])
+    assert clf.score(X, y) > 0.9
+
+
+def test_pretraining_starts_the_joint_phase_from_the_autoencoders_weights(digits):
+    X_train, _, y_train, _ = digits
+    y_semi, _ = few_labels(y_train, 5, 0)
+    ae = Autoencoder(n_components=4, hidden_layer_sizes=(16,))
+    pretrained = ae.set_params(max_iter=5, batch_size=256, learning_rate_init=1e-3, random_state=0)
+    reference = pretrained.fit(X_train).score(X_train)
+    fresh = small(max_iter=1).fit(X_train, y_semi)
+    warm = small(max_iter=1, pretrain_epochs=5).fit(X_train, y_semi)
+    # After pretraining the reconstruction is about as good as the autoencoder's own 5 epochs.
+    assert warm.score_samples(X_train).mean() > fresh.score_samples(X_train).mean()
+    assert warm.score_samples(X_train).mean() > reference - 0.01
+    assert warm.n_iter_ == 1
+
+
+def test_partial_fit_follows_mlpclassifier(digits):
+    X_train, X_test, y_train, y_test = digits
+    y_semi, _ = few_labels(y_train, 10, 0)
+    clf = small()
+    with pytest.raises(ValueError, match="classes must be passed on the first call to partial_fit"):
+        clf.partial_fit(X_train, y_semi)
+    clf.partial_fit(X_train[:300], y_semi[:300], classes=np.arange(10))
+    clf.partial_fit(X_train[300:], y_semi[300:])  # may hold few or no labels
+    assert clf.n_iter_ == 2
+    assert clf.predict(X_test).shape == y_test.shape
+    with pytest.raises(ValueError, match="classes not in"):
+        clf.partial_fit(X_train[:5], np.full(5, 42))
+
+
+def test_warm_start_continues(digits):
+    X_train, _, y_train, _ = digits
+    y_semi, _ = few_labels(y_train, 5, 0)
+    clf = small(warm_start=True, max_iter=2).fit(X_train, y_semi)
+    clf.fit(X_train, y_semi)
+    assert len(clf.loss_curve_) == 4
+
+
+def test_early_stopping_scores_held_out_labeled_rows(digits):
+    X_train, _, y_train, _ = digits
+    clf = small(early_stopping=True, max_iter=4).fit(X_train, y_train)
+    assert len(clf.validation_scores_) == 4
+    assert all(0.0 <= s <= 1.0 for s in clf.validation_scores_)
+
+
+def test_pickle_roundtrip(digits):
+    X_train, X_test, y_train, _ = digits
+    y_semi, _ = few_labels(y_train, 5, 0)
+    clf = small(pretrain_epochs=2).fit(X_train, y_semi)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X_test), clf.predict_proba(X_test))
+
+
+@pytest.mark.parametrize("cls", autoencoder_classes(), ids=lambda c: c.__name__)
+def test_works_with_every_skae_autoencoder(cls, digits):
+    X_train, X_test, y_train, y_test = digits
+    y_semi, _ = few_labels(y_train, 10, 0)
+    ae = cls(n_components=8, hidden_layer_sizes=(32,))
+    # A small weight: the losses differ in scale (the VAE's ELBO is a sum over features, in nats).
+    clf = AutoencoderClassifier(
+        ae, reconstruction_weight=0.1, max_iter=8, batch_size=64, learning_rate_init=3e-3, random_state=0
+    )
+    clf.fit(X_train, y_semi)
+    assert type(clf.autoencoder_) is cls and clf.autoencoder is ae and not hasattr(ae, "module_")
+    proba = clf.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-6)
+    assert clf.score(X_test, y_test) > 0.5  # chance is 0.1
+    assert clf.transform(X_test).shape == (len(X_test), 8)
+    assert np.all(np.isfinite(clf.score_samples(X_test)))
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_error_no_labeled_rows():
+    X = np.random.rand(10, 3)
+    with pytest.raises(ValueError, match="no labeled rows"):
+        small().fit(X, np.full(10, -1))
+
+
+def test_error_single_class_among_labeled_rows():
+    X = np.random.rand(10, 3)
+    y = np.array([1, 1, 1, -1, -1, -1, -1, -1, -1, -1])
+    with pytest.raises(ValueError, match="only one class: np.int64\\(1\\)|only one class: 1"):
+        small().fit(X, y)
+
+
+def test_error_nan_in_y():
+    X = np.random.rand(10, 3)
+    y = np.array([0, 1, np.nan, -1, -1, 0, 1, -1, -1, -1])
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        small().fit(X, y)
+
+
+@pytest.mark.parametrize("bad", [LogisticRegression(), "Autoencoder", Autoencoder, AutoencoderClassifier()])
+def test_error_autoencoder_not_a_skae_autoencoder(bad):
+    X = np.random.rand(10, 3)
+    y = np.array([0, 1] * 5)
+    with pytest.raises(TypeError, match="autoencoder"):
+        AutoencoderClassifier(bad).fit(X, y)
+
+
+def test_error_string_dtype_with_minus_one():
+    X = np.random.rand(6, 3)
+    with pytest.raises(ValueError, match="use dtype object"):
+        small().fit(X, np.array(["a", "b", "-1", "a", "b", "-1"]))
+
+
+def test_error_bce_autoencoder_needs_unit_range():
+    X = np.random.rand(10, 3) * 5
+    with pytest.raises(ValueError, match=r"X in \[0, 1\]"):
+        AutoencoderClassifier(Autoencoder(loss="bce")).fit(X, np.array([0, 1] * 5))

@@ -1,0 +1,93 @@
+"""Semi-supervised use with plain scikit-learn tools, and skae inside parallel model selection."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from joblib import Parallel, cpu_count, delayed
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MinMaxScaler
+
+from skae import Autoencoder
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return MinMaxScaler().fit_transform(X).astype(np.float32), y
+
+
+def test_sequential_pattern_with_a_frozen_autoencoder(digits):
+    """Fit the autoencoder on all rows, then a pipeline with it frozen on the labeled rows only."""
+    X, y = digits
+    labeled = np.random.RandomState(0).rand(len(y)) < 0.1
+    ae = Autoencoder(n_components=8, hidden_layer_sizes=(32,), max_iter=5, random_state=0).fit(X)
+    codes_before = ae.transform(X)
+    model = make_pipeline(FrozenEstimator(ae), LogisticRegression(max_iter=1000))
+    model.fit(X[labeled], y[labeled])
+    # Fitting the pipeline did not refit the autoencoder ...
+    np.testing.assert_array_equal(ae.transform(X), codes_before)
+    assert model[0].estimator is ae
+    # ... and the pipeline is exactly LR on the codes of the labeled rows.
+    reference = LogisticRegression(max_iter=1000).fit(codes_before[labeled], y[labeled])
+    np.testing.assert_array_equal(model.predict(X), reference.predict(codes_before))
+    # Cross-validating the frozen pipeline keeps the autoencoder fitted on all rows (clone keeps it).
+    scores = cross_val_score(model, X[labeled], y[labeled], cv=3)
+    np.testing.assert_array_equal(ae.transform(X), codes_before)
+    assert scores.mean() > 0.5
+
+
+def test_unfrozen_pipeline_would_refit_the_autoencoder_on_labeled_rows_only(digits):
+    """Why freezing matters: a plain pipeline refits the autoencoder on the rows it is given."""
+    X, y = digits
+    labeled = np.random.RandomState(0).rand(len(y)) < 0.1
+    ae = Autoencoder(n_components=8, hidden_layer_sizes=(32,), max_iter=5, random_state=0).fit(X)
+    codes = ae.transform(X)
+    make_pipeline(ae, LogisticRegression(max_iter=1000)).fit(X[labeled], y[labeled])
+    assert not np.array_equal(ae.transform(X), codes)
+
+
+def test_joblib_workers_get_their_share_of_the_cores():
+    """The mechanism that keeps n_jobs=2 from oversubscribing: joblib's loky workers start with
+    OMP_NUM_THREADS = cpu_count // n_jobs, which torch reads for its intra-op pool, while the
+    user's own process keeps its threads."""
+    before = torch.get_num_threads()
+    share = max(1, cpu_count() // 2)
+    out = Parallel(n_jobs=2)([delayed(torch.get_num_threads)(), delayed(os.environ.get)("OMP_NUM_THREADS")])
+    assert out == [share, str(share)]
+    assert torch.get_num_threads() == before
+
+
+def test_grid_search_in_parallel_matches_sequential(digits):
+    X, y = digits
+    X, y = X[:600], y[:600]
+    pipe = Pipeline(
+        [
+            ("scale", MinMaxScaler()),
+            ("ae", Autoencoder(n_components=8, hidden_layer_sizes=(16,), max_iter=3, random_state=0)),
+            ("clf", LogisticRegression(max_iter=500)),
+        ]
+    )
+    grid = {"ae__alpha": [0.0, 1e-3], "clf__C": [0.1, 10.0]}
+    before = torch.get_num_threads()
+    one = GridSearchCV(pipe, grid, cv=2, n_jobs=1).fit(X, y)
+    two = GridSearchCV(pipe, grid, cv=2, n_jobs=2).fit(X, y)
+    assert torch.get_num_threads() == before  # nothing global changed in this process
+    # Same seeds in every process: the same scores, up to float32 rounding that differs with the
+    # number of torch threads (a few predictions at most).
+    np.testing.assert_allclose(one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"], atol=0.01)
+    assert one.best_params_["clf__C"] == two.best_params_["clf__C"]
