@@ -387,7 +387,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         if first:
             self._on_first_fit(X)
-            module = self._build_module(self.n_features_in_)
+            # float32 whatever torch's default dtype is (torch.set_default_dtype(torch.float64)).
+            module = self._build_module(self.n_features_in_).float()
             module.reset_parameters(cpu_gen)
             self.module_ = module.to(device)
             self._optimizer = None
@@ -488,7 +489,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     batch_losses.append(loss.detach())
                     if self.verbose >= 2:
                         _progress(b + 1, n_batches)
-                sizes = torch.full((n_batches,), float(batch_size))
+                sizes = torch.full((n_batches,), float(batch_size), dtype=torch.float32)
                 sizes[-1] = n_train - batch_size * (n_batches - 1)
                 epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_train
                 self.t_ += n_train
@@ -758,7 +759,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self._optimizer = None
         if module_state is not None:
             try:
-                module = self._build_module(self.n_features_in_)
+                module = self._build_module(self.n_features_in_).float()
                 module.load_state_dict(module_state)
             except (AttributeError, KeyError, RuntimeError, TypeError, ValueError) as exc:
                 raise ValueError(

@@ -4,6 +4,7 @@ Estimators are discovered from ``skae.__all__`` (as in ``test_common.py``), so a
 by the persistence, fuzzing, interruption and determinism tests as soon as it is exported.
 """
 
+import hashlib
 import inspect
 import warnings
 
@@ -119,3 +120,13 @@ def assert_identical(a, b):
         x, y = np.asarray(a[key]), np.asarray(b[key])
         assert x.dtype == y.dtype and x.shape == y.shape, key
         assert x.tobytes() == y.tobytes(), f"{key} differs"
+
+
+def digest(out):
+    """One hash of every output's dtype, shape and bytes."""
+    h = hashlib.sha256()
+    for key in sorted(out):
+        value = np.ascontiguousarray(out[key])
+        h.update(f"{key}:{value.dtype}:{value.shape}".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
