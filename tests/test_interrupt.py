@@ -68,11 +68,11 @@ def _finite_weights(est):
     return all(bool(torch.isfinite(p).all()) for p in est.module_.parameters())
 
 
-def _reference(cls, epochs):
+def _reference(cls, epochs, **params):
     """The same model trained, uninterrupted, for ``epochs`` epochs (0: its initial weights)."""
     if epochs == 0:  # stopped in the first batch: the initial weights
-        return fit(_failing_on(_small(cls), 1, _interrupt), X, Y)
-    return fit(_small(cls, max_iter=epochs), X, Y)
+        return fit(_failing_on(_small(cls, **params), 1, _interrupt), X, Y)
+    return fit(_small(cls, max_iter=epochs, **params), X, Y)
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
@@ -91,6 +91,19 @@ def test_keyboard_interrupt_keeps_the_last_complete_epoch(cls, epoch):
     del est._batch_loss
     fit(est, X, Y, method="partial_fit")
     assert est.n_iter_ == epoch + 1
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+def test_keyboard_interrupt_with_early_stopping_keeps_the_best_epoch(cls):
+    # 54 training rows after the 10% validation split: still 3 batches of 20 per epoch.
+    est = _failing_on(_small(cls, early_stopping=True), 3 * BATCHES_PER_EPOCH + 2, _interrupt)
+    if "early_stopping" not in est.get_params(deep=False):
+        return
+    assert any("interrupted" in str(w.message) for w in _train(est))
+    assert est.n_iter_ == 3 and len(est.validation_scores_) == 3
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    # The weights of the best validation epoch so far, as an uninterrupted 3-epoch fit restores them.
+    assert_identical(outputs(est, X, Y), outputs(_reference(cls, 3, early_stopping=True), X, Y))
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
