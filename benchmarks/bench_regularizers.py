@@ -8,7 +8,7 @@ shared machine's load), medians reported. An "epoch" is one ``partial_fit`` over
 Targets (issue 3): sparse and denoising <= 1.1x a plain epoch; contractive <= 2.5x.
 
     python benchmarks/bench_regularizers.py [--rows 10000] [--rounds 3] [--threads N]
-        [--chunk ROWS] [--skip-contractive]
+        [--chunk ROWS] [--skip-contractive | --contractive-only]
 
 On a loaded machine, ``--chunk 512 --rounds 30`` times short "epochs" of 512 rows (2 batches)
 each, alternated many times: the load then changes little between the epochs that are compared.
@@ -67,6 +67,9 @@ def main():
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--chunk", type=int, default=0, help="rows per timed epoch (default: --rows)")
     p.add_argument("--skip-contractive", action="store_true", help="time the cheap ones only")
+    p.add_argument(
+        "--contractive-only", action="store_true", help="time the contractive pairs only"
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -76,6 +79,8 @@ def main():
     runs = estimators()
     if args.skip_contractive:
         runs = [r for r in runs if "Contractive" not in r[0] and r[0] != "Autoencoder (tied)"]
+    if args.contractive_only:
+        runs = [r for r in runs if "Contractive" in r[0] or r[0].startswith("Autoencoder")]
     chunk = args.chunk or len(X)
     for _name, est, _ in runs:  # initialise each network: one untimed warm-up epoch on 1024 rows
         est.partial_fit(X[:1024])
