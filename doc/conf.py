@@ -1,9 +1,9 @@
 """Sphinx configuration for the skae documentation.
 
 Build with ``tox -e docs`` or, from this folder,
-``sphinx-build -W --keep-going -b html . _build/html``. The API reference (``api.rst``) is written
-here, at every build, from ``skae.__all__``: an estimator that is exported by the package appears in
-the reference without anyone editing the docs.
+``sphinx-build -E -W --keep-going -b html . _build/html``. The API reference (``api.rst``) is
+written here, at every build, from ``skae.__all__``: an estimator that is exported by the package
+appears in the reference without anyone editing the docs.
 """
 
 import inspect
