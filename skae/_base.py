@@ -349,6 +349,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : object
             The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder
+        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
+        >>> ae = Autoencoder(n_components=2, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+        >>> ae.fit(X).n_iter_, len(ae.loss_curve_)
+        (3, 3)
         """
         return self._fit(X, y, incremental=False)
 
@@ -370,6 +379,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         self : object
             The estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder
+        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
+        >>> ae = Autoencoder(n_components=2, hidden_layer_sizes=(16,), random_state=0)
+        >>> for chunk in np.array_split(X, 4):  # e.g. data arriving in chunks
+        ...     ae = ae.partial_fit(chunk)
+        >>> ae.n_iter_, ae.t_
+        (4, 100)
         """
         return self._fit(X, y, incremental=True)
 
@@ -612,6 +632,17 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         X_new : ndarray of shape (n_samples, n_components), dtype float32
             The codes.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder
+        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
+        >>> ae = Autoencoder(n_components=2, hidden_layer_sizes=(16,), max_iter=3,
+        ...                  random_state=0).fit(X)
+        >>> codes = ae.transform(X)
+        >>> codes.shape, codes.dtype
+        ((100, 2), dtype('float32'))
         """
         return self._apply(X, lambda m, xb: m.encode(xb), (self.n_components,))
 
@@ -627,6 +658,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         -------
         X_original : ndarray of shape (n_samples, n_features), dtype float32
             The reconstructions.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder
+        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
+        >>> ae = Autoencoder(n_components=2, hidden_layer_sizes=(16,), max_iter=3,
+        ...                  random_state=0).fit(X)
+        >>> ae.inverse_transform(ae.transform(X[:3])).shape
+        (3, 8)
         """
         check_is_fitted(self)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -659,6 +700,18 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         scores : ndarray of shape (n_samples,), dtype float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder
+        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
+        >>> ae = Autoencoder(n_components=2, hidden_layer_sizes=(16,), max_iter=3,
+        ...                  random_state=0).fit(X)
+        >>> scores = ae.score_samples(X)  # loss="mse": minus each row's mean squared error
+        >>> mse = ((ae.inverse_transform(ae.transform(X)) - X) ** 2).mean(axis=1)
+        >>> bool(np.allclose(scores, -mse, atol=1e-6))
+        True
         """
         return self._apply(X, self._score_samples_tensor, ())
 
@@ -673,6 +726,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         score : float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder
+        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
+        >>> ae = Autoencoder(n_components=2, hidden_layer_sizes=(16,), max_iter=3,
+        ...                  random_state=0).fit(X)
+        >>> bool(np.isclose(ae.score(X), ae.score_samples(X).mean()))
+        True
         """
         return float(np.mean(self.score_samples(X), dtype=np.float64))
 
@@ -686,6 +749,19 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Returns
         -------
         J : ndarray of shape (n_samples, n_components, n_features), dtype float32
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skae import Autoencoder
+        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
+        >>> lin = Autoencoder(n_components=2, hidden_layer_sizes=(), activation="identity",
+        ...                   max_iter=3, random_state=0).fit(X)
+        >>> J = lin.jacobian(X[:3])
+        >>> J.shape
+        (3, 2, 8)
+        >>> bool(np.allclose(J[0], J[2]))  # a linear encoder has the same Jacobian everywhere
+        True
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
