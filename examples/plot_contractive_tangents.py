@@ -1,7 +1,7 @@
 """
-=====================================================
+===============================================
 Tangent directions of a contractive autoencoder
-=====================================================
+===============================================
 
 A :class:`~skae.ContractiveAutoencoder` penalises the squared Frobenius norm of its encoder's
 Jacobian ``J(x) = ∂h/∂x``, so the code stays insensitive to most input directions and varies only

@@ -1,7 +1,7 @@
 """
-===================================
+=============================================
 Denoising digits with a denoising autoencoder
-===================================
+=============================================
 
 A :class:`~skae.DenoisingAutoencoder` is trained to reconstruct each digit from a corrupted copy
 (a fresh corruption of every mini-batch), so it learns to map noisy digits back to clean ones

@@ -1,7 +1,7 @@
 """
-===================================================
+=============================================
 Filters of a sparse, overcomplete autoencoder
-===================================================
+=============================================
 
 A code with more units than the input has pixels (here 100 units for the 64 pixels of the 8×8
 digits) lets a plain autoencoder reconstruct its input without learning anything about digits:
