@@ -3,10 +3,10 @@
 The learned manifold of a VAE, and new digits from it
 =========================================================
 
-A variational autoencoder is a generative model: ``z ~ N(0, I)`` decoded by ``p(x|z)``. With a 2-D
-latent space the whole model can be looked at in one picture, as in Kingma and Welling (2014, fig. 4):
-take a regular grid of points in the unit square, map it through the inverse normal CDF so that the
-grid covers the prior evenly in probability, and decode every point with
+A variational autoencoder is a generative model: ``z ~ N(0, I)`` decoded by ``p(x|z)``. With a
+2-D latent space the whole model can be looked at in one picture, as in Kingma and Welling (2014,
+fig. 4): take a regular grid of points in the unit square, map it through the inverse normal CDF so
+that the grid covers the prior evenly in probability, and decode every point with
 :meth:`~skae.VAE.inverse_transform` (the decoder mean ``E[x|z]``).
 
 :meth:`~skae.VAE.sample` draws new digits: ``kind="mean"`` returns the decoder means of prior draws
@@ -39,7 +39,7 @@ print(f"ELBO {vae.score(X):.2f} nats per image")
 
 
 def tile(images, n_rows, n_cols, size=8, pad=1):
-    """Arrange ``n_rows * n_cols`` flattened ``size x size`` images into one picture (zero padding)."""
+    """Arrange ``n_rows * n_cols`` flattened ``size x size`` images into one zero-padded picture."""
     canvas = np.zeros((n_rows * (size + pad) + pad, n_cols * (size + pad) + pad))
     for k, img in enumerate(images):
         r, c = divmod(k, n_cols)
@@ -67,8 +67,10 @@ plt.show()
 means = vae.sample(40, random_state=0)
 draws = vae.sample(40, random_state=0, kind="draw")
 fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
-for ax, images, title in [(axes[0], means, 'sample(kind="mean")'),
-                          (axes[1], draws, 'sample(kind="draw")')]:
+for ax, images, title in [
+    (axes[0], means, 'sample(kind="mean")'),
+    (axes[1], draws, 'sample(kind="draw")'),
+]:
     ax.imshow(1 - tile(images, 5, 8), cmap="gray", vmin=0, vmax=1)
     ax.set_title(title)
     ax.axis("off")

@@ -18,16 +18,18 @@ __all__ = ["VAE", "VAEModule"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
-# Soft bounds on log-variances. The posterior's are absolute (the prior N(0, I) fixes the latent scale);
-# the likelihood's are relative to the data's mean feature variance, so that rescaling X rescales them.
+# Soft bounds on log-variances. The posterior's are absolute (the prior N(0, I) fixes the latent
+# scale); the likelihood's are relative to the data's mean feature variance, so that rescaling X
+# rescales them.
 _POSTERIOR_LOGVAR_BOUNDS = (-16.0, 6.0)
 _LIKELIHOOD_LOGVAR_BOUNDS = (-10.0, 5.0)
 
 # score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of
-# shape (n_importance_samples, n_components), shared by every row, so each row's value depends on that
-# row alone (idempotent and invariant to which other rows are scored with it).
+# shape (n_importance_samples, n_components), shared by every row, so each row's value depends on
+# that row alone (idempotent and invariant to which other rows are scored with it).
 _SCORING_SEED = 0
-# Rows x samples decoded at once by the Monte-Carlo estimates: bounds memory whatever k and n_samples.
+# Rows x samples decoded at once by the Monte-Carlo estimates: bounds memory whatever k and
+# n_samples.
 _MC_CHUNK = 16384
 
 
@@ -43,10 +45,10 @@ def soft_clamp(x, low, high):
 class VAEModule(nn.Module):
     """Gaussian encoder ``q(z|x) = N(mu(x), diag(exp(logvar(x))))`` and a decoder for ``p(x|z)``.
 
-    The encoder is an :class:`~skae._modules.MLP` ``n_features → hidden… → n_components`` whose output
-    is ``mu``; a second head on the last hidden layer (on ``x`` itself without hidden layers) gives the
-    posterior log-variance. The decoder mirrors the encoder and outputs the likelihood's natural
-    parameter: Bernoulli logits, or Gaussian means with a learned per-feature log-variance.
+    The encoder is an :class:`~skae._modules.MLP` ``n_features → hidden… → n_components`` whose
+    output is ``mu``; a second head on the last hidden layer (on ``x`` itself without hidden layers)
+    gives the posterior log-variance. The decoder mirrors the encoder and outputs the likelihood's
+    natural parameter: Bernoulli logits, or Gaussian means with a learned per-feature log-variance.
 
     Parameters
     ----------
@@ -82,7 +84,9 @@ class VAEModule(nn.Module):
         if tied_weights:
             self.decoder = TiedMLP(self.encoder, activation, "identity", dropout)
         else:
-            self.decoder = MLP([n_components, *hidden[::-1], n_features], activation, "identity", dropout)
+            self.decoder = MLP(
+                [n_components, *hidden[::-1], n_features], activation, "identity", dropout
+            )
         self.likelihood = likelihood
         if likelihood == "gaussian":
             self.raw_logvar = nn.Parameter(torch.empty(n_features))
@@ -165,9 +169,10 @@ class VAE(BaseAutoencoder):
 
     The generative model is ``z ~ N(0, I)``, ``x | z ~ p(x|z)`` with a decoder network giving the
     parameters of ``p(x|z)``: independent Bernoulli variables (``likelihood="bernoulli"``, X in
-    [0, 1]) or independent Gaussians with a learned per-feature variance (``likelihood="gaussian"``).
-    An encoder network gives the approximate posterior ``q(z|x) = N(mu(x), diag(sigma²(x)))``. Training
-    minimises the negative evidence lower bound, per sample and in nats (summed over features),
+    [0, 1]) or independent Gaussians with a learned per-feature variance
+    (``likelihood="gaussian"``). An encoder network gives the approximate posterior
+    ``q(z|x) = N(mu(x), diag(sigma²(x)))``. Training minimises the negative evidence lower bound,
+    per sample and in nats (summed over features),
 
         ``-ELBO(x) = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))``,
 
@@ -190,8 +195,8 @@ class VAE(BaseAutoencoder):
         Weight of the KL term (beta-VAE; Higgins et al., 2017). ``beta=0`` gives a noisy
         autoencoder with no pull towards the prior.
     n_importance_samples : int, default=50
-        Number of posterior draws per sample used by :meth:`score_samples` (the ELBO is averaged over
-        them) and by :meth:`log_likelihood` (the importance-weighted estimate).
+        Number of posterior draws per sample used by :meth:`score_samples` (the ELBO is averaged
+        over them) and by :meth:`log_likelihood` (the importance-weighted estimate).
     hidden_layer_sizes : array-like of int, default=(128,)
         Sizes of the encoder's hidden layers; the decoder uses them in reverse.
     activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
@@ -266,13 +271,12 @@ class VAE(BaseAutoencoder):
     vectors, the same for every row, so that a row's score depends on that row alone and repeated
     calls agree.
 
-    Both log-variances are softly bounded (see :func:`soft_clamp`): the posterior's to
-    ``[-16, 6]``, the Gaussian likelihood's to ``[c - 10, c + 5]`` with ``c`` the log of the training
-    data's mean feature variance, so constant features give a finite, large density rather than
-    infinities.
+    Both log-variances are softly bounded (see :func:`soft_clamp`): the posterior's to ``[-16, 6]``,
+    the Gaussian likelihood's to ``[c - 10, c + 5]`` with ``c`` the log of the training data's mean
+    feature variance, so constant features give a finite, large density rather than infinities.
 
-    With ``hidden_layer_sizes=()``, ``activation="identity"`` and the Gaussian likelihood the model is
-    factor analysis with a learned per-feature noise; its maximum-likelihood fit includes
+    With ``hidden_layer_sizes=()``, ``activation="identity"`` and the Gaussian likelihood the model
+    is factor analysis with a learned per-feature noise; its maximum-likelihood fit includes
     probabilistic PCA's (Tipping & Bishop, 1999; Lucas et al., 2019).
 
     References
@@ -371,17 +375,18 @@ class VAE(BaseAutoencoder):
             data = X.data if sp.issparse(X) else X
             if data.size and (data.min() < 0 or data.max() > 1):
                 raise ValueError(
-                    f"likelihood='bernoulli' needs X in [0, 1], but X ranges over [{data.min():.4g}, "
-                    f"{data.max():.4g}]. Scale it first, e.g. with sklearn.preprocessing.MinMaxScaler, "
-                    "or use likelihood='gaussian'."
+                    "likelihood='bernoulli' needs X in [0, 1], but X ranges over "
+                    f"[{data.min():.4g}, {data.max():.4g}]. Scale it first, e.g. with "
+                    "sklearn.preprocessing.MinMaxScaler, or use likelihood='gaussian'."
                 )
 
     def _output_activation(self):
         return "sigmoid" if self.likelihood == "bernoulli" else "identity"
 
     def _on_first_fit(self, X):
-        # Start the decoder at the data's mean (its logit for Bernoulli) and the Gaussian likelihood's
-        # variance at the data's mean feature variance: the loss starts near the independent model's.
+        # Start the decoder at the data's mean (its logit for Bernoulli) and the Gaussian
+        # likelihood's variance at the data's mean feature variance: the loss starts near the
+        # independent model's.
         if sp.issparse(X):
             mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
             var = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel() - mean**2
@@ -438,8 +443,8 @@ class VAE(BaseAutoencoder):
         """Per-row ``(mean_k log w_k, log mean_k w_k)`` for ``z_k = mu + sigma * eps_k``.
 
         ``log w = log p(x|z) + log p(z) - log q(z|x)``: the first is the ELBO (with the beta-free,
-        true KL), the second the importance-weighted bound of Burda et al. (2016). Rows and draws are
-        decoded in chunks of at most ``_MC_CHUNK`` rows x draws.
+        true KL), the second the importance-weighted bound of Burda et al. (2016). Rows and draws
+        are decoded in chunks of at most ``_MC_CHUNK`` rows x draws.
         """
         mu, logvar = module.posterior(X)
         mu, logvar = mu.float(), logvar.float()
@@ -528,9 +533,9 @@ class VAE(BaseAutoencoder):
     def log_likelihood(self, X, n_importance_samples=None, random_state=_SCORING_SEED):
         """Importance-weighted estimate of ``log p(x)`` per sample, in nats (Burda et al., 2016).
 
-        ``log p(x) ≈ log (1/k) Σ_k p(x, z_k) / q(z_k|x)`` with ``z_k ~ q(z|x)``. Its expectation is a
-        lower bound on ``log p(x)`` that tightens as ``k`` grows and is never below the ELBO computed
-        from the same draws. Memory stays bounded: rows and draws are decoded in chunks.
+        ``log p(x) ≈ log (1/k) Σ_k p(x, z_k) / q(z_k|x)`` with ``z_k ~ q(z|x)``. Its expectation is
+        a lower bound on ``log p(x)`` that tightens as ``k`` grows and is never below the ELBO
+        computed from the same draws. Memory stays bounded: rows and draws are decoded in chunks.
 
         Parameters
         ----------
@@ -623,4 +628,3 @@ class VAE(BaseAutoencoder):
         tags.input_tags.positive_only = self.likelihood == "bernoulli"
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
-

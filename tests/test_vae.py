@@ -1,5 +1,5 @@
-"""Behaviour of the variational autoencoder: oracles (PPCA, closed-form marginals, Monte-Carlo KL) and
-invariants (bounds, determinism, sampling, persistence)."""
+"""Behaviour of the variational autoencoder: oracles (PPCA, closed-form marginals, Monte-Carlo KL)
+and invariants (bounds, determinism, sampling, persistence)."""
 
 import pickle
 import warnings
@@ -32,8 +32,14 @@ def digits():
 @pytest.fixture(scope="module")
 def digits_vae(digits):
     X, _ = digits
-    vae = VAE(n_components=4, likelihood="bernoulli", hidden_layer_sizes=(32,), max_iter=15,
-              learning_rate_init=3e-3, random_state=0)
+    vae = VAE(
+        n_components=4,
+        likelihood="bernoulli",
+        hidden_layer_sizes=(32,),
+        max_iter=15,
+        learning_rate_init=3e-3,
+        random_state=0,
+    )
     return fit_quietly(vae, X)
 
 
@@ -46,15 +52,24 @@ def ppca_data(n=4000, d=10, k=3, noise=0.5, seed=0):
     return X.astype(np.float32)
 
 
-# --------------------------------------------------------------------------- oracle: probabilistic PCA
+# ------------------------------------------------------------------ oracle: probabilistic PCA
 
 
 @pytest.fixture(scope="module")
 def ppca_fit():
     X = ppca_data()
     train, test = X[:3000], X[3000:]
-    vae = VAE(n_components=3, hidden_layer_sizes=(), activation="identity", likelihood="gaussian",
-              learning_rate_init=3e-2, batch_size=500, max_iter=60, tol=0, random_state=0)
+    vae = VAE(
+        n_components=3,
+        hidden_layer_sizes=(),
+        activation="identity",
+        likelihood="gaussian",
+        learning_rate_init=3e-2,
+        batch_size=500,
+        max_iter=60,
+        tol=0,
+        random_state=0,
+    )
     return fit_quietly(vae, train), train, test
 
 
@@ -124,8 +139,12 @@ def test_score_is_mean_elbo_and_importance_weighting_tightens_it(digits, digits_
     # On average the bound tightens as k grows. The draws are shared by all rows, so the mean over
     # rows carries the noise of k draws: average over seeds too.
     means = [
-        np.mean([digits_vae.log_likelihood(Xs, n_importance_samples=k, random_state=s).mean()
-                 for s in range(seeds)])
+        np.mean(
+            [
+                digits_vae.log_likelihood(Xs, n_importance_samples=k, random_state=s).mean()
+                for s in range(seeds)
+            ]
+        )
         for k, seeds in ((1, 30), (10, 10), (100, 3))
     ]
     assert means[0] <= means[1] + 0.05
@@ -135,8 +154,14 @@ def test_score_is_mean_elbo_and_importance_weighting_tightens_it(digits, digits_
 
 def test_beta_zero_is_a_noisy_autoencoder(digits):
     X, _ = digits
-    kw = dict(n_components=8, likelihood="bernoulli", hidden_layer_sizes=(32,), max_iter=15,
-              learning_rate_init=3e-3, random_state=0)
+    kw = dict(
+        n_components=8,
+        likelihood="bernoulli",
+        hidden_layer_sizes=(32,),
+        max_iter=15,
+        learning_rate_init=3e-3,
+        random_state=0,
+    )
     plain = fit_quietly(VAE(beta=0.0, **kw), X)
     vae = fit_quietly(VAE(beta=1.0, **kw), X)
 
@@ -159,7 +184,13 @@ def test_constant_features_give_bounded_log_variance_and_no_nan():
     rng = np.random.default_rng(0)
     X = np.c_[rng.normal(size=(200, 3)), np.full((200, 2), 3.0)].astype(np.float32)
     vae = fit_quietly(
-        VAE(n_components=2, hidden_layer_sizes=(8,), learning_rate_init=1e-2, max_iter=40, random_state=0),
+        VAE(
+            n_components=2,
+            hidden_layer_sizes=(8,),
+            learning_rate_init=1e-2,
+            max_iter=40,
+            random_state=0,
+        ),
         X,
     )
     logvar = vae.module_.likelihood_logvar().detach().numpy()
@@ -168,17 +199,26 @@ def test_constant_features_give_bounded_log_variance_and_no_nan():
     assert np.all(logvar >= offset + low - 1e-4) and np.all(logvar <= offset + high + 1e-4)
     assert logvar[3:].max() < logvar[:3].min()  # the constant features are the most precise
     assert np.all(np.isfinite(vae.loss_curve_))
-    for out in (vae.score_samples(X), vae.log_likelihood(X), vae.transform(X), vae.sample(5, random_state=0)):
+    for out in (
+        vae.score_samples(X),
+        vae.log_likelihood(X),
+        vae.transform(X),
+        vae.sample(5, random_state=0),
+    ):
         assert np.all(np.isfinite(out))
     # An entirely constant X is fine too.
-    const = fit_quietly(VAE(n_components=1, hidden_layer_sizes=(), max_iter=3, random_state=0),
-                        np.ones((20, 3), dtype=np.float32))
+    const = fit_quietly(
+        VAE(n_components=1, hidden_layer_sizes=(), max_iter=3, random_state=0),
+        np.ones((20, 3), dtype=np.float32),
+    )
     assert np.all(np.isfinite(const.score_samples(np.ones((4, 3)))))
 
 
 def test_bernoulli_requires_unit_interval():
     X = np.random.default_rng(0).normal(size=(20, 4))
-    with pytest.raises(ValueError, match=r"likelihood='bernoulli' needs X in \[0, 1\].*MinMaxScaler"):
+    with pytest.raises(
+        ValueError, match=r"likelihood='bernoulli' needs X in \[0, 1\].*MinMaxScaler"
+    ):
         VAE(likelihood="bernoulli", max_iter=1).fit(X)
     VAE(likelihood="gaussian", max_iter=1, hidden_layer_sizes=()).fit(X)  # fine
 
@@ -198,7 +238,9 @@ def test_likelihood_replaces_loss_and_output_activation():
 def test_transform_is_the_posterior_mean_and_decoder_gives_means(digits, digits_vae):
     X, _ = digits
     mu, _ = digits_vae.module_.posterior(torch.from_numpy(X[:50]))
-    np.testing.assert_allclose(digits_vae.transform(X[:50]), mu.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        digits_vae.transform(X[:50]), mu.detach().numpy(), rtol=1e-5, atol=1e-6
+    )
     R = digits_vae.inverse_transform(digits_vae.transform(X[:50]))
     assert R.dtype == np.float32 and R.shape == (50, 64)
     assert R.min() >= 0 and R.max() <= 1  # Bernoulli means
@@ -244,7 +286,7 @@ def test_scores_are_deterministic_and_row_independent(digits, digits_vae):
 
 def test_fit_is_reproducible_and_leaves_global_rng_alone(digits):
     X, _ = digits
-    np_state = np.random.get_state()[1].copy()
+    np_state = np.random.get_state()[1].copy()  # noqa: NPY002 (global state untouched?)
     torch_state = torch.get_rng_state().clone()
     kw = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=3, random_state=3)
     a = fit_quietly(VAE(**kw), X[:300])
@@ -254,7 +296,7 @@ def test_fit_is_reproducible_and_leaves_global_rng_alone(digits):
     a.score_samples(X[:20])
     a.log_likelihood(X[:20])
     a.sample(3)
-    assert np.array_equal(np.random.get_state()[1], np_state)
+    assert np.array_equal(np.random.get_state()[1], np_state)  # noqa: NPY002
     assert torch.equal(torch.get_rng_state(), torch_state)
 
 
@@ -263,7 +305,9 @@ def test_pickle_round_trip(digits, digits_vae):
     clone = pickle.loads(pickle.dumps(digits_vae))
     np.testing.assert_array_equal(clone.transform(X[:20]), digits_vae.transform(X[:20]))
     np.testing.assert_array_equal(clone.score_samples(X[:20]), digits_vae.score_samples(X[:20]))
-    np.testing.assert_array_equal(clone.sample(5, random_state=0), digits_vae.sample(5, random_state=0))
+    np.testing.assert_array_equal(
+        clone.sample(5, random_state=0), digits_vae.sample(5, random_state=0)
+    )
     clone.partial_fit(X)  # training resumes
     assert clone.n_iter_ == digits_vae.n_iter_ + 1
 
@@ -272,8 +316,18 @@ def test_tied_weights_and_sparse_input(digits):
     import scipy.sparse as sp
 
     X, _ = digits
-    vae = fit_quietly(VAE(n_components=3, likelihood="bernoulli", tied_weights=True,
-                          hidden_layer_sizes=(16,), max_iter=2, random_state=0), sp.csr_matrix(X))
+    vae = fit_quietly(
+        VAE(
+            n_components=3,
+            likelihood="bernoulli",
+            tied_weights=True,
+            hidden_layer_sizes=(16,),
+            max_iter=2,
+            random_state=0,
+        ),
+        sp.csr_matrix(X),
+    )
     assert vae.module_.decoder.biases[-1].shape == (64,)
-    np.testing.assert_allclose(vae.score_samples(sp.csr_matrix(X[:10])), vae.score_samples(X[:10]),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        vae.score_samples(sp.csr_matrix(X[:10])), vae.score_samples(X[:10]), rtol=1e-5
+    )
