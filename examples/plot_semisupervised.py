@@ -60,7 +60,8 @@ def labeled_rows(n):
 # -------------------------------------------------------------------------
 # Every skae autoencoder present in the package, with the same small architecture. The contractive
 # penalty sums over all 32 × 64 Jacobian entries while the reconstruction error is a mean over 64
-# pixels, so its default weight (0.1) flattens the code here; 1e-3 is what a grid search picks.
+# pixels, so its default weight (0.1) flattens the code here (a quick check with 100 labels: 0.1 →
+# chance, 0.01 → 0.65, 1e-3 → 0.89 accuracy).
 EXTRA = {"ContractiveAutoencoder": {"contraction_weight": 1e-3}}
 
 
