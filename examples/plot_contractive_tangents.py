@@ -32,8 +32,8 @@ arch = dict(
     hidden_layer_sizes=(128,),
     activation="tanh",
     tied_weights=True,
-    max_iter=60,
-    learning_rate_init=3e-3,
+    max_iter=30,
+    learning_rate_init=1e-2,
     random_state=0,
 )
 cae = ContractiveAutoencoder(contraction_weight=0.01, **arch).fit(X)

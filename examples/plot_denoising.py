@@ -27,7 +27,7 @@ from skae import Autoencoder, DenoisingAutoencoder
 X = MinMaxScaler().fit_transform(load_digits().data).astype(np.float32)
 X_train, X_test = train_test_split(X, test_size=0.25, random_state=0)
 arch = dict(
-    n_components=32, hidden_layer_sizes=(128,), max_iter=60, learning_rate_init=3e-3, random_state=0
+    n_components=32, hidden_layer_sizes=(64,), max_iter=30, learning_rate_init=1e-2, random_state=0
 )
 plain = Autoencoder(**arch).fit(X_train)
 
