@@ -435,6 +435,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if getattr(self, "_optimizer_state", None) is not None:
                 self._optimizer.load_state_dict(self._optimizer_state)
         self._optimizer_state = None
+        # set_params(learning_rate_init=...) between partial_fit calls takes effect (e.g. a decay).
+        for group in self._optimizer.param_groups:
+            group["lr"] = self.learning_rate_init
 
         # Noise and sampling happen on the compute device, from a generator seeded by the CPU one.
         if device.type == "cpu":
@@ -484,6 +487,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         converged = False
         stopped = None
         epoch_start_time = time.time()
+        _bind_generator(module, gen)
         try:
             for _ in range(max_epochs):
                 epoch_start_time = time.time()
@@ -558,6 +562,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         except KeyboardInterrupt:
             module.load_state_dict(last_good)
             stopped = "interrupted"
+        finally:
+            _bind_generator(module, None)
 
         if early_stopping and best_state is not None:
             module.load_state_dict(best_state)
@@ -866,6 +872,13 @@ class _NullContext:
 
     def __exit__(self, *exc):
         return False
+
+
+def _bind_generator(module, generator):
+    """Point every submodule that draws random numbers (dropout) at ``generator``."""
+    for m in module.modules():
+        if hasattr(m, "generator"):
+            m.generator = generator
 
 
 def _all_finite(module):

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
-from ._modules import ACTIVATIONS
+from ._modules import ACTIVATIONS, dropout_mask
 from ._penalties import contractive_penalty
 
 __all__ = ["ContractiveAutoencoder"]
@@ -244,8 +244,8 @@ class ContractiveAutoencoder(Autoencoder):
             x = activation(z)
             mask = None
             if p:
-                # Same rule as the MLP's dropout, drawn from the estimator's generator.
-                mask = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator) / (1.0 - p)
+                # The MLP's own dropout rule, drawn from the estimator's generator.
+                mask = dropout_mask(x, p, generator)
                 x = x * mask
             multipliers.append(mask)
         code = ACTIVATIONS[encoder.last_activation](z)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "Dense", "MLP", "TiedMLP", "AutoencoderModule", "topk_mask"]
+__all__ = ["ACTIVATIONS", "Dense", "MLP", "TiedMLP", "AutoencoderModule", "dropout", "dropout_mask", "topk_mask"]
 
 
 def _identity(x):
@@ -29,6 +29,18 @@ ACTIVATIONS = {
 
 # Glorot & Bengio (2010) uniform bound, with the factor scikit-learn's MLP uses for sigmoid units.
 _GLOROT_FACTOR = {"sigmoid": 2.0}
+
+
+def dropout_mask(x, p, generator):
+    """The inverted-dropout multiplier for ``x``: 0 with probability ``p``, else ``1 / (1 - p)``."""
+    return torch.empty_like(x).bernoulli_(1.0 - p, generator=generator) / (1.0 - p)
+
+
+def dropout(x, p, generator=None):
+    """Inverted dropout whose mask is drawn from ``generator`` (torch's global RNG only if None)."""
+    if generator is None:
+        return F.dropout(x, p, training=True)
+    return x * dropout_mask(x, p, generator)
 
 
 def topk_mask(h, k):
@@ -70,6 +82,8 @@ class MLP(nn.Module):
         self.activation = activation
         self.last_activation = last_activation
         self.dropout = float(dropout)
+        # Bound by the training engine to the estimator's generator for the length of a fit.
+        self.generator = None
 
     def reset_parameters(self, generator):
         for i, layer in enumerate(self.layers):
@@ -95,7 +109,7 @@ class MLP(nn.Module):
                 return layer(x) if last else x
             x = act(layer(x))
             if drop:
-                x = F.dropout(x, drop, training=True)
+                x = dropout(x, drop, self.generator)
 
     def forward(self, x):
         pre = self.preactivation(x)
@@ -117,6 +131,7 @@ class TiedMLP(nn.Module):
         self.activation = activation
         self.last_activation = last_activation
         self.dropout = float(dropout)
+        self.generator = None  # as in MLP
 
     def reset_parameters(self, generator):
         with torch.no_grad():
@@ -132,7 +147,7 @@ class TiedMLP(nn.Module):
             if i < n - 1:
                 z = act(z)
                 if self.dropout and self.training:
-                    z = F.dropout(z, self.dropout, training=True)
+                    z = dropout(z, self.dropout, self.generator)
         return z
 
     def forward(self, z):

@@ -74,22 +74,25 @@ def test_linear_autoencoder_recovers_pca_subspace():
 # --------------------------------------------------------------------------- determinism & global state
 
 
-def test_same_random_state_same_result_other_state_differs(digits):
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_same_random_state_same_result_other_state_differs(digits, dropout):
     X, _ = digits
-    a = small(random_state=1).fit(X[:300]).transform(X[:50])
-    b = small(random_state=1).fit(X[:300]).transform(X[:50])
-    c = small(random_state=2).fit(X[:300]).transform(X[:50])
+    a = small(random_state=1, dropout=dropout).fit(X[:300]).transform(X[:50])
+    torch.manual_seed(123)  # global RNG state must not matter (dropout draws from random_state)
+    b = small(random_state=1, dropout=dropout).fit(X[:300]).transform(X[:50])
+    c = small(random_state=2, dropout=dropout).fit(X[:300]).transform(X[:50])
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
 
 
-def test_fit_leaves_global_state_alone(digits):
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_fit_leaves_global_state_alone(digits, dropout):
     X, _ = digits
     torch_state = torch.random.get_rng_state()
     np_state = np.random.get_state()[1].copy()
     threads = torch.get_num_threads()
     dtype = torch.get_default_dtype()
-    est = small(random_state=None).fit(X[:200])
+    est = small(random_state=None, dropout=dropout).fit(X[:200])
     est.transform(X[:10])
     assert torch.equal(torch.random.get_rng_state(), torch_state)
     np.testing.assert_array_equal(np.random.get_state()[1], np_state)
@@ -453,3 +456,14 @@ def test_divergence_restores_finite_weights(digits):
     assert all(torch.isfinite(p).all() for p in est.module_.parameters())
     assert np.isfinite(est.transform(X)).all()
     assert all(np.isfinite(est.loss_curve_))
+
+
+def test_learning_rate_change_applies_to_partial_fit(digits):
+    """set_params(learning_rate_init=...) between partial_fit calls acts on the live optimizer."""
+    X, _ = digits
+    est = small().partial_fit(X)
+    before = est.transform(X[:20])
+    est.set_params(learning_rate_init=1e-12).partial_fit(X)
+    np.testing.assert_allclose(est.transform(X[:20]), before, atol=1e-6)
+    est.set_params(learning_rate_init=1e-2).partial_fit(X)
+    assert np.abs(est.transform(X[:20]) - before).max() > 1e-3
