@@ -17,7 +17,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_mnist, parser, record, table  # noqa: E402
-
 from sklearn.decomposition import PCA  # noqa: E402
 
 from skae import Autoencoder  # noqa: E402

@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_mnist, parser, record, table  # noqa: E402
 from bench_memory import PeakAnon  # noqa: E402
-from bench_overhead import MLP, CONFIGS, RawLoop, Skae, Skorch, raw_torch_model  # noqa: E402
+from bench_overhead import CONFIGS, MLP, RawLoop, Skae, Skorch, raw_torch_model  # noqa: E402
 
 from skae import Autoencoder  # noqa: E402
 
@@ -77,16 +77,16 @@ def inference(X, repeats):
         Xt = torch.from_numpy(X)
         pca = PCA(k, random_state=0).fit(X[:10000])
 
-        def raw_forward():
+        def raw_forward(raw=raw, Xt=Xt):
             with torch.inference_mode():
                 for i in range(0, len(Xt), 2048):
                     raw(Xt[i : i + 2048])
 
         cases = [
-            ("skae transform", lambda: est.transform(X)),
-            ("skae score_samples", lambda: est.score_samples(X)),
+            ("skae transform", lambda est=est: est.transform(X)),
+            ("skae score_samples", lambda est=est: est.score_samples(X)),
             ("raw torch forward (enc+dec)", raw_forward),
-            ("PCA.transform", lambda: pca.transform(X)),
+            ("PCA.transform", lambda pca=pca: pca.transform(X)),
         ]
         for label, fn in cases:
             fn()

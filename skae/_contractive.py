@@ -2,7 +2,6 @@
 
 from numbers import Real
 
-import torch
 from sklearn.utils._param_validation import Interval
 
 from ._autoencoder import Autoencoder

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from _reliability import (  # noqa: F401
     ESTIMATORS,
     IDS,

@@ -17,12 +17,11 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
+from _reliability import ESTIMATORS, IDS, data, fit, fit_kwargs, make, one_torch_thread  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from sklearn.base import is_classifier
-
-from _reliability import ESTIMATORS, IDS, data, fit, fit_kwargs, make, one_torch_thread  # noqa: F401
 
 N_FEATURES = 8
 X_GOOD, Y_GOOD = data(n_samples=20, n_features=N_FEATURES)

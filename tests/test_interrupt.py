@@ -9,8 +9,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from sklearn.exceptions import ConvergenceWarning
-
 from _reliability import (  # noqa: F401
     ESTIMATORS,
     IDS,
@@ -22,6 +20,7 @@ from _reliability import (  # noqa: F401
     one_torch_thread,
     outputs,
 )
+from sklearn.exceptions import ConvergenceWarning
 
 X, Y = data(n_samples=60)
 BATCHES_PER_EPOCH = 3

@@ -9,8 +9,6 @@ import joblib
 import numpy as np
 import pytest
 import torch
-
-import skae
 from _reliability import (  # noqa: F401
     ESTIMATORS,
     IDS,
@@ -21,6 +19,8 @@ from _reliability import (  # noqa: F401
     one_torch_thread,
     outputs,
 )
+
+import skae
 
 skops_io = pytest.importorskip("skops.io")
 

@@ -1,6 +1,5 @@
 """Semi-supervised use with plain scikit-learn tools, and skae inside parallel model selection."""
 
-import os
 import warnings
 
 import numpy as np
@@ -62,13 +61,14 @@ def test_unfrozen_pipeline_would_refit_the_autoencoder_on_labeled_rows_only(digi
 
 
 def test_joblib_workers_get_their_share_of_the_cores():
-    """The mechanism that keeps n_jobs=2 from oversubscribing: joblib's loky workers start with
-    OMP_NUM_THREADS = cpu_count // n_jobs, which torch reads for its intra-op pool, while the
-    user's own process keeps its threads."""
+    """The mechanism that keeps n_jobs=2 from oversubscribing: joblib's loky workers limit their
+    native thread pools to cpu_count // n_jobs, and torch's intra-op pool follows, while the user's
+    own process keeps its threads. (Whether joblib does this through OMP_NUM_THREADS depends on the
+    environment it inherits, so only the thread count is asserted.)"""
     before = torch.get_num_threads()
     share = max(1, cpu_count() // 2)
-    out = Parallel(n_jobs=2)([delayed(torch.get_num_threads)(), delayed(os.environ.get)("OMP_NUM_THREADS")])
-    assert out == [share, str(share)]
+    out = Parallel(n_jobs=2)([delayed(torch.get_num_threads)() for _ in range(4)])
+    assert out == [share] * 4
     assert torch.get_num_threads() == before
 
 
