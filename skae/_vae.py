@@ -437,7 +437,7 @@ class VAE(BaseAutoencoder):
     def _scoring_noise(self, module, n_samples, random_state):
         k = self.n_importance_samples if n_samples is None else n_samples
         gen = torch.Generator().manual_seed(_seed_from(random_state))
-        return torch.randn((k, self.n_components), generator=gen)
+        return torch.randn((k, self.n_components), generator=gen, dtype=torch.float32)
 
     def _mc_bounds(self, module, X, eps):
         """Per-row ``(mean_k log w_k, log mean_k w_k)`` for ``z_k = mu + sigma * eps_k``.
@@ -609,7 +609,7 @@ class VAE(BaseAutoencoder):
         module = self.module_
         device = self._module_device()
         gen = torch.Generator().manual_seed(_seed_from(random_state))
-        z = torch.randn((n_samples, self.n_components), generator=gen)
+        z = torch.randn((n_samples, self.n_components), generator=gen, dtype=torch.float32)
         with torch.inference_mode():
             module.eval()
             out = module.decode_preactivation(z.to(device)).float().cpu()
@@ -622,9 +622,7 @@ class VAE(BaseAutoencoder):
     # ------------------------------------------------------------------ sklearn plumbing
 
     def __sklearn_tags__(self):
-        # BaseAutoencoder's reads ``loss``, which the VAE does not have: start above it.
-        tags = super(BaseAutoencoder, self).__sklearn_tags__()
-        tags.input_tags.sparse = True
+        # The base's tags (sparse input, float32 output) hold; only positivity comes from the likelihood.
+        tags = super().__sklearn_tags__()
         tags.input_tags.positive_only = self.likelihood == "bernoulli"
-        tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
