@@ -14,6 +14,7 @@ The loop itself (epochs over shuffled mini-batches, Adam, early stopping, warm s
 divergence handling) lives here once.
 """
 
+import contextlib
 import math
 import numbers
 import sys
@@ -482,7 +483,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         autocast = (
             torch.autocast(device.type, dtype=autocast_dtype)
             if autocast_dtype is not None
-            else _NullContext()
+            else contextlib.nullcontext()
         )
         converged = False
         stopped = None
@@ -864,14 +865,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
 
 # --------------------------------------------------------------------------------------------------
-
-
-class _NullContext:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _bind_generator(module, generator):
