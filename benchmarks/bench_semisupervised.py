@@ -94,7 +94,7 @@ def mnist_rows(args):
 
     errors, seconds, epochs = [], 0.0, []
     for seed, r in zip(seeds, seed_rows):
-        y_semi = np.full_like(y_train, -1)
+        y_semi = np.full(y_train.shape, -1, dtype=np.int64)  # MNIST labels are uint8: -1 would overflow
         y_semi[r] = y_train[r]
         clf = AutoencoderClassifier(
             Autoencoder(n_components=50, hidden_layer_sizes=(500,), tied_weights=True),
