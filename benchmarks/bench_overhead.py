@@ -114,6 +114,31 @@ class MLP:
         self.net.partial_fit(self.X, self.X)
 
 
+def time_epochs(X, hidden, k, batch_size, repeats, bf16=False, peers=True):
+    """Epoch times (s) per contender: alternating, after one untimed warm-up epoch each."""
+    contenders = [RawLoop(X, hidden, k, batch_size), Skae(X, hidden, k, batch_size)]
+    if bf16:
+        contenders += [RawLoop(X, hidden, k, batch_size, autocast=True),
+                       Skae(X, hidden, k, batch_size, "bfloat16")]
+    if peers:
+        for cls in (Skorch, MLP):
+            try:
+                contenders.append(cls(X, hidden, k, batch_size))
+            except ImportError:
+                pass
+    times = {c.name: [] for c in contenders}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in contenders:
+            c.epoch()
+        for _ in range(repeats):
+            for c in contenders:
+                start = time.perf_counter()
+                c.epoch()
+                times[c.name].append(time.perf_counter() - start)
+    return times
+
+
 def main():
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=60000, help="training rows per epoch (default 60000)")
@@ -128,34 +153,15 @@ def main():
     for name, hidden, k, bs, target in CONFIGS:
         if args.only and (args.only == "large") != (hidden[0] == 1000):
             continue
-        contenders = [RawLoop(X, hidden, k, bs), Skae(X, hidden, k, bs)]
-        if args.bf16:
-            contenders += [RawLoop(X, hidden, k, bs, autocast=True), Skae(X, hidden, k, bs, "bfloat16")]
-        if not args.no_peers:
-            for cls in (Skorch, MLP):
-                try:
-                    contenders.append(cls(X, hidden, k, bs))
-                except ImportError:
-                    pass
-        times = {c.name: [] for c in contenders}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for c in contenders:  # warm-up epoch, untimed
-                c.epoch()
-            for _ in range(args.repeats):
-                for c in contenders:
-                    start = time.perf_counter()
-                    c.epoch()
-                    times[c.name].append(time.perf_counter() - start)
+        times = time_epochs(X, hidden, k, bs, args.repeats, bf16=args.bf16, peers=not args.no_peers)
         ref = np.median(times["raw torch fp32"])
         rows = []
-        for c in contenders:
-            med = np.median(times[c.name])
+        for cname, ctimes in times.items():
+            med = np.median(ctimes)
             verdict = ""
-            if c.name == "skae":
+            if cname == "skae":
                 verdict = f"target ≤ {target:.2f}: {'met' if med / ref <= target else 'MISSED'}"
-            rows.append([c.name, f"{med:.3f}", f"{med / ref:.3f}",
-                         " ".join(f"{t:.3f}" for t in times[c.name]), verdict])
+            rows.append([cname, f"{med:.3f}", f"{med / ref:.3f}", " ".join(f"{t:.3f}" for t in ctimes), verdict])
         body = table(rows, ["contender", "median s/epoch", "ratio vs raw torch", "all epochs (s)", ""])
         sections.append(f"**{name}**, {len(X)} rows per epoch\n\n{body}")
         print(sections[-1], flush=True)

@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_mnist, parser, record, table  # noqa: E402
 from bench_memory import PeakAnon  # noqa: E402
-from bench_overhead import CONFIGS, MLP, RawLoop, Skae, Skorch, raw_torch_model  # noqa: E402
+from bench_overhead import CONFIGS, raw_torch_model, time_epochs  # noqa: E402
 
 from skae import Autoencoder  # noqa: E402
 
@@ -30,36 +30,19 @@ def training(X, repeats):
     rows = []
     for name, hidden, k, bs, target in CONFIGS:
         large = hidden[0] == 1000
-        contenders = [RawLoop(X, hidden, k, bs), Skae(X, hidden, k, bs)]
-        if large:
-            contenders += [RawLoop(X, hidden, k, bs, autocast=True), Skae(X, hidden, k, bs, "bfloat16")]
-        for cls in (Skorch, MLP):
-            try:
-                contenders.append(cls(X, hidden, k, bs))
-            except ImportError:
-                pass
-        times = {c.name: [] for c in contenders}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for c in contenders:
-                c.epoch()
-            for _ in range(repeats):
-                for c in contenders:
-                    start = time.perf_counter()
-                    c.epoch()
-                    times[c.name].append(time.perf_counter() - start)
+        times = time_epochs(X, hidden, k, bs, repeats, bf16=large)
         ref = np.median(times["raw torch fp32"])
         mlp = np.median(times["sklearn MLPRegressor"]) if "sklearn MLPRegressor" in times else None
-        for c in contenders:
-            med = np.median(times[c.name])
+        for cname, ctimes in times.items():
+            med = np.median(ctimes)
             goal = ""
-            if c.name == "skae":
+            if cname == "skae":
                 goal = f"≤ {target:.2f}× raw: {'met' if med / ref <= target else 'MISSED'}"
                 if not large and mlp is not None:
                     goal += f"; ≤ MLPRegressor: {'met' if med <= mlp else 'MISSED'} ({med / mlp:.2f}×)"
-            if c.name == "skae bf16":
+            if cname == "skae bf16":
                 goal = f"≤ 0.50× raw fp32: {'met' if med / ref <= 0.5 else 'MISSED'}"
-            rows.append([f"train {name}", c.name, f"{med:.3f} s/epoch", f"{med / ref:.3f}", goal])
+            rows.append([f"train {name}", cname, f"{med:.3f} s/epoch", f"{med / ref:.3f}", goal])
     return rows
 
 
