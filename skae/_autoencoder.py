@@ -1,7 +1,9 @@
 """The plain undercomplete autoencoder."""
 
+from sklearn.utils._param_validation import StrOptions
+
 from ._base import BaseAutoencoder
-from ._modules import AutoencoderModule
+from ._modules import ACTIVATIONS, AutoencoderModule
 
 __all__ = ["Autoencoder"]
 
@@ -12,8 +14,9 @@ class Autoencoder(BaseAutoencoder):
 
     The loss is the reconstruction error ``L(x, g(f(x)))`` averaged over samples and features (mean
     squared error or binary cross-entropy), plus an optional L2 weight penalty. The code layer is
-    linear; the decoder mirrors the encoder. With ``activation="identity"``, ``hidden_layer_sizes=()``
-    and ``loss="mse"`` the autoencoder learns the same subspace as PCA (Baldi & Hornik, 1989).
+    linear unless ``code_activation`` says otherwise; the decoder mirrors the encoder. With
+    ``activation="identity"``, ``hidden_layer_sizes=()`` and ``loss="mse"`` the autoencoder learns
+    the same subspace as PCA (Baldi & Hornik, 1989), on centred or uncentred data in any units.
 
     Read more in the :ref:`User Guide <autoencoder>`.
 
@@ -26,6 +29,13 @@ class Autoencoder(BaseAutoencoder):
         single-layer (shallow) autoencoder.
     activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers.
+    code_activation : {"identity", "sigmoid", "tanh", "relu", "elu", "gelu"}, default="identity"
+        Activation of the code units. "identity" gives a linear code, the classic undercomplete
+        autoencoder's (with no hidden layer and an identity ``activation``, PCA's subspace). A
+        nonlinear code makes even a one-layer autoencoder (``hidden_layer_sizes=()``) a nonlinear
+        feature extractor: "sigmoid" gives bounded features in (0, 1) like an RBM's hidden units,
+        a good choice for wide codes fed to a linear classifier; "tanh" is its zero-centred twin;
+        "relu" gives non-negative, often sparse features. See the User Guide.
     output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
         otherwise.
@@ -101,6 +111,17 @@ class Autoencoder(BaseAutoencoder):
 
     Notes
     -----
+    *Conditioning.* At the first fit the network learns each feature's mean and scale (its standard
+    deviation, raised where needed so that no training value lies more than 10 scales from the
+    mean) and computes in standardised units: the encoder sees ``(x - mean) / scale`` and an
+    identity output is mapped back to ``mean + scale * out``, starting at the data's mean (a sigmoid
+    output starts at its logit). So the optimiser sees a well-conditioned problem whatever the
+    data's units, while codes, reconstructions, scores, ``jacobian`` and ``loss_curve_`` are in the
+    user's units. The statistics are buffers of ``module_`` (``module_.conditioning``): saved and
+    moved with it, and kept by ``warm_start`` and ``partial_fit``. The objective is the
+    reconstruction error relative to the data's mean variance (plus any penalty), and ``tol`` is
+    relative to it too, so that hyperparameters mean the same in any units.
+
     All computation is in float32; ``transform``, ``inverse_transform``, ``score_samples`` and
     ``jacobian`` return float32 arrays, computed in batches so that memory stays flat in the number of
     rows.
@@ -127,12 +148,18 @@ class Autoencoder(BaseAutoencoder):
     (1797, 64)
     """
 
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "code_activation": [StrOptions(set(ACTIVATIONS))],
+    }
+
     def __init__(
         self,
         n_components=2,
         *,
         hidden_layer_sizes=(128,),
         activation="relu",
+        code_activation="identity",
         output_activation="auto",
         loss="mse",
         tied_weights=False,
@@ -175,6 +202,7 @@ class Autoencoder(BaseAutoencoder):
             device=device,
             precision=precision,
         )
+        self.code_activation = code_activation
 
     def _build_module(self, n_features):
         return AutoencoderModule(
@@ -182,6 +210,7 @@ class Autoencoder(BaseAutoencoder):
             self.n_components,
             hidden_layer_sizes=self._hidden_sizes(),
             activation=self.activation,
+            code_activation=self.code_activation,
             output_activation=self._output_activation(),
             tied_weights=self.tied_weights,
             dropout=self.dropout,

@@ -137,6 +137,58 @@ class _Rows:
 
 
 # --------------------------------------------------------------------------------------------------
+# Conditioning: the data's per-feature location and scale, learned at the first fit
+
+# No training value is standardised beyond this many scales from the mean (see _feature_statistics).
+_MAX_STANDARDIZED = 10.0
+# Rows per chunk when computing the statistics: memory stays flat in n_samples (memmaps, sparse X).
+_STATS_CHUNK_VALUES = 2**20
+
+
+def _feature_statistics(X):
+    """Per-feature ``(mean, variance, scale)`` of validated X, in float64, a chunk of rows at a time.
+
+    ``scale`` is the standard deviation, raised where needed so that no training value lies more than
+    ``_MAX_STANDARDIZED`` scales from the mean: a feature that is almost always constant (a border
+    pixel that is lit in a handful of images) would otherwise be standardised to values in the
+    hundreds. Constant features get the mean of the other features' scales (1 if all are constant),
+    so that standardising never divides by zero and stays equivariant to rescaling X as a whole.
+    Chunks are merged with Chan et al.'s pairwise update, which is exact and numerically stable.
+    """
+    n, d = X.shape
+    step = max(1, _STATS_CHUNK_VALUES // max(d, 1))
+    mean = np.zeros(d)
+    m2 = np.zeros(d)
+    low = np.full(d, np.inf)
+    high = np.full(d, -np.inf)
+    count = 0
+    for start in range(0, n, step):
+        chunk = X[start : start + step]
+        chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+        chunk = np.asarray(chunk, dtype=np.float64)
+        c = chunk.shape[0]
+        c_mean = chunk.mean(axis=0)
+        c_m2 = np.square(chunk - c_mean).sum(axis=0)
+        delta = c_mean - mean
+        total = count + c
+        mean += delta * (c / total)
+        m2 += c_m2 + np.square(delta) * (count * c / total)
+        count = total
+        low = np.minimum(low, chunk.min(axis=0))
+        high = np.maximum(high, chunk.max(axis=0))
+    var = m2 / max(count, 1)
+    spread = np.maximum(high - mean, mean - low) / _MAX_STANDARDIZED
+    scale = np.maximum(np.sqrt(var), spread)
+    # Variation below float32's resolution of the values themselves is rounding, not signal.
+    constant = scale <= 10 * np.finfo(np.float32).eps * np.abs(mean)
+    if constant.all():
+        scale[:] = 1.0
+    elif constant.any():
+        scale[constant] = scale[~constant].mean()
+    return mean, var, scale
+
+
+# --------------------------------------------------------------------------------------------------
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta):
@@ -224,7 +276,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _build_module(self, n_features):
         """Return an uninitialised ``nn.Module`` with ``encode``, ``decode`` and ``reset_parameters``."""
 
-    def _corrupt(self, X, generator):
+    def _corrupt(self, X, generator, module):
         """The network's input for clean batch ``X`` during training (identity: no noise)."""
         return X
 
@@ -233,8 +285,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return module(X_in)
 
     def _loss(self, X, X_in, code, output, module):
-        """Scalar training loss for clean batch ``X``, network input ``X_in`` and its ``output``."""
-        return mean_reconstruction_loss(output, X, self.loss, self._output_activation())
+        """Scalar training objective for clean batch ``X``, network input ``X_in`` and its ``output``.
+
+        The reconstruction error is divided by the data's reference loss (see
+        :meth:`_reference_loss`), so that the objective, and the weight of any penalty added to it,
+        does not depend on the data's units.
+        """
+        loss = mean_reconstruction_loss(output, X, self.loss, self._output_activation())
+        scale = getattr(self, "_loss_scale", 1.0)
+        return loss if scale == 1.0 else loss / scale
 
     def _forward_loss(self, module, X, generator):
         """Training loss of clean batch ``X``; returns ``(loss, code)``.
@@ -242,13 +301,23 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         The semi-supervised classifier calls this on the autoencoder it wraps, so that noise, penalties
         and KL terms come with it.
         """
-        X_in = self._corrupt(X, generator)
+        X_in = self._corrupt(X, generator, module)
         code, output = self._forward(module, X_in, generator)
         return self._loss(X, X_in, code, output, module), code
 
     def _batch_loss(self, module, X, y, generator):
         """Scalar loss of one training batch; ``y`` is the batch of targets (None for autoencoders)."""
         return self._forward_loss(module, X, generator)[0]
+
+    def _prepare_batches(self, targets, train_index, n_train, generator):
+        """Called once before the epochs of a fit: set up any state :meth:`_extend_batch` needs."""
+
+    def _extend_batch(self, index, generator):
+        """Row indices of one training step, from the ``index`` of its shuffled mini-batch.
+
+        The identity here; the semi-supervised classifier appends a mini-batch of labeled rows.
+        """
+        return index
 
     def _validation_score(self, module, rows, index, y):
         """Score on the held-out rows ``index`` (higher is better): mean of the per-sample scores."""
@@ -260,6 +329,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _on_first_fit(self, X):
         """Learn data-dependent state (e.g. feature ranges) when the network is (re)initialised."""
+
+    def _reference_loss(self, var):
+        """The reconstruction loss's natural scale, from the per-feature variances ``var`` of the data.
+
+        The training objective is the reconstruction loss divided by it, plus any penalty; the
+        training loss is reported (``loss_curve_``) multiplied back, in the user's units, and ``tol``
+        is relative to it. Training then behaves the same whatever the data's units. For the squared
+        error it is the loss of predicting the mean, the mean variance; the other losses are
+        already unitless.
+        """
+        if getattr(self, "loss", None) == "mse" and self._output_activation() == "identity":
+            ref = float(np.mean(var)) if var.size else 0.0
+            if ref > 0 and math.isfinite(ref):
+                return ref
+        return 1.0
 
     def _score_samples_tensor(self, module, X):
         """Per-sample score of clean ``X`` in eval mode: the negative reconstruction error."""
@@ -411,6 +495,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             # float32 whatever torch's default dtype is (torch.set_default_dtype(torch.float64)).
             module = self._build_module(self.n_features_in_).float()
             module.reset_parameters(cpu_gen)
+            mean, var, scale = _feature_statistics(X)
+            if hasattr(module, "condition"):
+                module.condition(torch.from_numpy(mean).float(), torch.from_numpy(scale).float())
+            self._loss_scale = self._reference_loss(var)
             self.module_ = module.to(device)
             self._optimizer = None
             self.n_iter_ = 0
@@ -485,8 +573,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             if autocast_dtype is not None
             else contextlib.nullcontext()
         )
+        self._prepare_batches(targets, train_index, n_train, cpu_gen)
         converged = False
         stopped = None
+        # The objective is relative to the data's reference loss; the reported losses, the scores and
+        # tol are in the user's units.
+        loss_scale = getattr(self, "_loss_scale", 1.0)
+        tol = self.tol * loss_scale
         epoch_start_time = time.time()
         _bind_generator(module, gen)
         try:
@@ -502,7 +595,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 batch_losses = []
                 n_batches = math.ceil(n_train / batch_size)
                 for b, start in enumerate(range(0, n_train, batch_size)):
-                    index = order[start : start + batch_size]
+                    index = self._extend_batch(order[start : start + batch_size], cpu_gen)
                     xb = rows.take(index).to(device, non_blocking=True)
                     yb = None if targets is None else targets[index].to(device, non_blocking=True)
                     with autocast:
@@ -516,7 +609,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         _progress(b + 1, n_batches)
                 sizes = torch.full((n_batches,), float(batch_size), dtype=torch.float32)
                 sizes[-1] = n_train - batch_size * (n_batches - 1)
-                epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_train
+                epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_train * loss_scale
                 self.t_ += n_train
 
                 if not math.isfinite(epoch_loss) or not _all_finite(module):
@@ -533,7 +626,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     val_score = self._validation_score(module, rows, val_index, targets)
                     self.validation_scores_.append(val_score)
                     msg += f", validation score = {val_score:.8f}"
-                    if val_score < self.best_validation_score_ + self.tol:
+                    if val_score < self.best_validation_score_ + tol:
                         self._no_improvement_count += 1
                     else:
                         self._no_improvement_count = 0
@@ -541,7 +634,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         self.best_validation_score_ = val_score
                         best_state = last_good
                 else:
-                    if epoch_loss > self.best_loss_ - self.tol:
+                    if epoch_loss > self.best_loss_ - tol:
                         self._no_improvement_count += 1
                     else:
                         self._no_improvement_count = 0

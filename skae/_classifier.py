@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
@@ -55,6 +55,11 @@ class _ClassifierNetwork(nn.Module):
         if not self.pretrained:
             self.autoencoder.reset_parameters(generator)
         self.head.reset_parameters(generator)
+
+    def condition(self, loc, scale):
+        # A pretrained autoencoder learned the same statistics in its own fit.
+        if not self.pretrained and hasattr(self.autoencoder, "condition"):
+            self.autoencoder.condition(loc, scale)
 
     def encode(self, x):
         return self.autoencoder.encode(x)
@@ -113,7 +118,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         ``device`` ...) are ignored: this estimator's own are used. None means ``Autoencoder()``.
     reconstruction_weight : float, default=1.0
         Weight α of the autoencoder's loss. 0 trains a plain neural-network classifier with the
-        autoencoder's encoder as its body (the unlabeled rows are then unused).
+        autoencoder's encoder as its body (the unlabeled rows then only set the network's input
+        standardisation).
     classifier_hidden_layer_sizes : array-like of int, default=()
         Hidden layer sizes of the classifier head on the code; ``()`` is a softmax (multinomial
         logistic) layer.
@@ -122,6 +128,14 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         most this many epochs (sequential pretraining); the joint training then starts from its
         weights. Only at initialisation: ``warm_start`` and later ``partial_fit`` calls do not
         pretrain again.
+    labeled_batch_size : int, "auto" or None, default="auto"
+        Labeled rows added to every training step. With few labels, a mini-batch drawn from all
+        rows holds almost none (100 labels among 60,000 rows: 0.4 per batch of 256), so the
+        supervised term would be absent from most steps. Each step therefore also takes this many
+        labeled rows, cycling through them in a fresh random order each time they are used up (a
+        labeled and an unlabeled mini-batch at every step, as ladder networks are trained). "auto"
+        is ``min(batch_size, n_labeled)``; None draws only from all rows (the labeled rows then
+        enter a step only when the shuffle puts them there). Unused when every row is labeled.
     unlabeled_label : int, str or None, default=-1
         The value of ``y`` that marks an unlabeled row. None means that every row is labeled (plain
         supervised training), which is also how to use ``-1`` as a class.
@@ -247,6 +261,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
         "classifier_hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "labeled_batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "unlabeled_label": [Integral, str, None],
         **{k: BaseAutoencoder._parameter_constraints[k] for k in _ENGINE_PARAMS},
     }
@@ -258,6 +273,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         reconstruction_weight=1.0,
         classifier_hidden_layer_sizes=(),
         pretrain_epochs=0,
+        labeled_batch_size="auto",
         unlabeled_label=-1,
         alpha=0.0,
         batch_size="auto",
@@ -280,6 +296,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         self.reconstruction_weight = reconstruction_weight
         self.classifier_hidden_layer_sizes = classifier_hidden_layer_sizes
         self.pretrain_epochs = pretrain_epochs
+        self.labeled_batch_size = labeled_batch_size
         self.unlabeled_label = unlabeled_label
         self.alpha = alpha
         self.batch_size = batch_size
@@ -362,6 +379,34 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             return self._fit(X, y, incremental=incremental)
         finally:
             del self._fit_call
+            self.__dict__.pop("_labeled_stream", None)
+
+    def _prepare_batches(self, targets, train_index, n_train, generator):
+        pool = torch.arange(targets.numel()) if train_index is None else train_index
+        pool = pool[targets[pool] >= 0]
+        n_labeled = pool.numel()
+        size = 0
+        if self.labeled_batch_size is not None and 0 < n_labeled < n_train:
+            wanted = self._batch_size(n_train) if self.labeled_batch_size == "auto" else self.labeled_batch_size
+            size = min(wanted, n_labeled)
+        # [pool, size, current order of the pool, position in it]
+        self._labeled_stream = [pool, size, None, 0]
+
+    def _extend_batch(self, index, generator):
+        pool, size, order, pos = self._labeled_stream
+        if not size:
+            return index
+        parts = [index]
+        need = size
+        while need:
+            if order is None or pos >= order.numel():
+                order, pos = pool[torch.randperm(pool.numel(), generator=generator)], 0
+            part = order[pos : pos + need]
+            pos += part.numel()
+            need -= part.numel()
+            parts.append(part)
+        self._labeled_stream[2:] = [order, pos]
+        return torch.cat(parts)
 
     def _make_autoencoder(self):
         ae = Autoencoder() if self.autoencoder is None else self.autoencoder
@@ -448,6 +493,13 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 pre.fit(X)
             self._pretrained_module = pre.module_
+
+    def _reference_loss(self, var):
+        # The autoencoder's term is its own unit-free objective (reconstruction relative to the data's
+        # variance, plus its penalty), so reconstruction_weight means the same on data in any units.
+        # The joint loss itself, a cross-entropy plus that, is unitless.
+        self.autoencoder_._loss_scale = self.autoencoder_._reference_loss(var)
+        return 1.0
 
     def _build_module(self, n_features):
         ae_module = getattr(self, "_pretrained_module", None)

@@ -5,7 +5,6 @@ from numbers import Real
 from sklearn.utils._param_validation import Interval
 
 from ._autoencoder import Autoencoder
-from ._base import BaseAutoencoder
 from ._modules import ACTIVATIONS, dropout_mask
 from ._penalties import contractive_penalty
 
@@ -36,6 +35,13 @@ class ContractiveAutoencoder(Autoencoder):
         single-layer (shallow) autoencoder.
     activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers.
+    code_activation : {"identity", "sigmoid", "tanh", "relu", "elu", "gelu"}, default="identity"
+        Activation of the code units. "identity" gives a linear code, the classic undercomplete
+        autoencoder's (with no hidden layer and an identity ``activation``, PCA's subspace). A
+        nonlinear code makes even a one-layer autoencoder (``hidden_layer_sizes=()``) a nonlinear
+        feature extractor: "sigmoid" gives bounded features in (0, 1) like an RBM's hidden units,
+        a good choice for wide codes fed to a linear classifier; "tanh" is its zero-centred twin;
+        "relu" gives non-negative, often sparse features. See the User Guide.
     output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
         otherwise.
@@ -167,7 +173,7 @@ class ContractiveAutoencoder(Autoencoder):
     """
 
     _parameter_constraints: dict = {
-        **BaseAutoencoder._parameter_constraints,
+        **Autoencoder._parameter_constraints,
         "contraction_weight": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -178,6 +184,7 @@ class ContractiveAutoencoder(Autoencoder):
         contraction_weight=0.1,
         hidden_layer_sizes=(128,),
         activation="relu",
+        code_activation="identity",
         output_activation="auto",
         loss="mse",
         tied_weights=True,
@@ -201,6 +208,7 @@ class ContractiveAutoencoder(Autoencoder):
             n_components=n_components,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
+            code_activation=code_activation,
             output_activation=output_activation,
             loss=loss,
             tied_weights=tied_weights,
@@ -232,7 +240,7 @@ class ContractiveAutoencoder(Autoencoder):
         p = encoder.dropout if module.training else 0.0
         n_hidden = len(encoder.layers) - 1
         preactivations, multipliers = [], []
-        x = X_in
+        x = module.conditioning.standardize(X_in)
         # Plain iteration (no ModuleList slicing, which builds a new list per call).
         for i, layer in enumerate(encoder.layers):
             z = layer(x)

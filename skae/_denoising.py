@@ -8,7 +8,6 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
-from ._base import BaseAutoencoder
 
 __all__ = ["DenoisingAutoencoder"]
 
@@ -28,19 +27,28 @@ class DenoisingAutoencoder(Autoencoder):
     noise : {"gaussian", "masking", "salt_and_pepper"}, default="gaussian"
         The corruption ``C(x̃ | x)``:
 
-        - ``"gaussian"``: additive isotropic Gaussian noise of standard deviation ``noise_level``.
+        - ``"gaussian"``: additive Gaussian noise of standard deviation ``noise_level`` times each
+          feature's scale (its standard deviation in the training data, see Notes), so that the
+          same ``noise_level`` suits data in any units.
         - ``"masking"``: each input value is set to 0 with probability ``noise_level``.
         - ``"salt_and_pepper"``: each input value is, with probability ``noise_level``, replaced
           by its feature's minimum or maximum over the training data (``data_min_`` or
           ``data_max_``, with equal probability).
     noise_level : float, default=0.1
-        Standard deviation (``"gaussian"``, any value >= 0) or fraction of corrupted values
-        (``"masking"``, ``"salt_and_pepper"``, in [0, 1]).
+        Standard deviation in units of each feature's scale (``"gaussian"``, any value >= 0) or
+        fraction of corrupted values (``"masking"``, ``"salt_and_pepper"``, in [0, 1]).
     hidden_layer_sizes : array-like of int, default=(128,)
         Sizes of the encoder's hidden layers; the decoder uses them in reverse. ``()`` gives a
         single-layer (shallow) autoencoder.
     activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers.
+    code_activation : {"identity", "sigmoid", "tanh", "relu", "elu", "gelu"}, default="identity"
+        Activation of the code units. "identity" gives a linear code, the classic undercomplete
+        autoencoder's (with no hidden layer and an identity ``activation``, PCA's subspace). A
+        nonlinear code makes even a one-layer autoencoder (``hidden_layer_sizes=()``) a nonlinear
+        feature extractor: "sigmoid" gives bounded features in (0, 1) like an RBM's hidden units,
+        a good choice for wide codes fed to a linear classifier; "tanh" is its zero-centred twin;
+        "relu" gives non-negative, often sparse features. See the User Guide.
     output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
         otherwise.
@@ -128,7 +136,8 @@ class DenoisingAutoencoder(Autoencoder):
             \\mathbb{E}_{\\tilde x \\sim C(\\tilde x \\mid x_i)}
             L\\big(x_i, g(f(\\tilde x))\\big)
 
-    with ``C`` one of ``x̃ = x + σε`` (``ε ~ N(0, I)``, ``σ = noise_level``), ``x̃ = x ⊙ m``
+    with ``C`` one of ``x̃ = x + σ s ⊙ ε`` (``ε ~ N(0, I)``, ``σ = noise_level``, ``s`` the
+    per-feature scale the network standardises its input by), ``x̃ = x ⊙ m``
     (``m_j ~ Bernoulli(1 - noise_level)``) or salt-and-pepper noise, plus the optional L2 weight
     penalty ``alpha``. Learning to undo the corruption forces the autoencoder to capture the
     structure of the data rather than the identity, even with a large code (Vincent et al.).
@@ -166,7 +175,7 @@ class DenoisingAutoencoder(Autoencoder):
     """
 
     _parameter_constraints: dict = {
-        **BaseAutoencoder._parameter_constraints,
+        **Autoencoder._parameter_constraints,
         "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
         "noise_level": [Interval(Real, 0, None, closed="left")],
     }
@@ -179,6 +188,7 @@ class DenoisingAutoencoder(Autoencoder):
         noise_level=0.1,
         hidden_layer_sizes=(128,),
         activation="relu",
+        code_activation="identity",
         output_activation="auto",
         loss="mse",
         tied_weights=False,
@@ -202,6 +212,7 @@ class DenoisingAutoencoder(Autoencoder):
             n_components=n_components,
             hidden_layer_sizes=hidden_layer_sizes,
             activation=activation,
+            code_activation=code_activation,
             output_activation=output_activation,
             loss=loss,
             tied_weights=tied_weights,
@@ -241,13 +252,13 @@ class DenoisingAutoencoder(Autoencoder):
         self.data_min_ = np.asarray(low, dtype=np.float32)
         self.data_max_ = np.asarray(high, dtype=np.float32)
 
-    def _corrupt(self, X, generator):
+    def _corrupt(self, X, generator, module):
         level = float(self.noise_level)
         if level == 0:
             return X
         if self.noise == "gaussian":
             noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
-            return X + level * noise
+            return torch.addcmul(X, noise, module.conditioning.scale, value=level)
         # One uniform draw per value decides both whether it is hit and (salt and pepper) how.
         u = torch.rand(X.shape, generator=generator, device=X.device, dtype=X.dtype)
         if self.noise == "masking":

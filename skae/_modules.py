@@ -11,7 +11,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "Dense", "MLP", "TiedMLP", "AutoencoderModule", "dropout", "dropout_mask", "topk_mask"]
+__all__ = [
+    "ACTIVATIONS",
+    "Conditioning",
+    "Dense",
+    "MLP",
+    "TiedMLP",
+    "AutoencoderModule",
+    "dropout",
+    "dropout_mask",
+    "logit",
+    "topk_mask",
+]
 
 
 def _identity(x):
@@ -49,6 +60,38 @@ def topk_mask(h, k):
         return h
     values, index = torch.topk(h, k, dim=1, sorted=False)
     return torch.zeros_like(h).scatter(1, index, values)
+
+
+def logit(p, eps=1e-3):
+    """``log(p / (1 - p))`` with ``p`` clipped to ``[eps, 1 - eps]``: a finite output-bias start for sigmoid units."""
+    p = p.clamp(eps, 1.0 - eps)
+    return torch.log(p) - torch.log1p(-p)
+
+
+class Conditioning(nn.Module):
+    """Per-feature location and scale of the data, learned at the first fit, as buffers.
+
+    The network computes in standardised units ``(x - loc) / scale`` so that the optimiser sees a
+    well-conditioned problem whatever the user's units; :meth:`unstandardize` maps an output back.
+    Being buffers, ``loc`` and ``scale`` are saved in the ``state_dict`` and follow ``.to(device)``.
+    Until :meth:`set` is called they are the identity (0 and 1).
+    """
+
+    def __init__(self, n_features):
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    def set(self, loc, scale):
+        with torch.no_grad():
+            self.loc.copy_(torch.as_tensor(loc, dtype=self.loc.dtype))
+            self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
+
+    def standardize(self, x):
+        return (x - self.loc) / self.scale
+
+    def unstandardize(self, y):
+        return torch.addcmul(self.loc, y, self.scale)
 
 
 class Dense(nn.Module):
@@ -115,6 +158,11 @@ class MLP(nn.Module):
         pre = self.preactivation(x)
         return pre if self.last_activation == "identity" else ACTIVATIONS[self.last_activation](pre)
 
+    @property
+    def output_bias(self):
+        """The bias of the last layer."""
+        return self.layers[-1].bias
+
 
 class TiedMLP(nn.Module):
     """The mirror image of an :class:`MLP` that reuses its weights transposed, with biases of its own.
@@ -154,9 +202,18 @@ class TiedMLP(nn.Module):
         pre = self.preactivation(z)
         return pre if self.last_activation == "identity" else ACTIVATIONS[self.last_activation](pre)
 
+    @property
+    def output_bias(self):
+        """The bias of the last layer."""
+        return self.biases[-1]
+
 
 class AutoencoderModule(nn.Module):
-    """Encoder ``n_features → hidden… → n_components`` and its mirrored decoder.
+    """Encoder ``n_features → hidden… → n_components`` and its mirrored decoder, in standardised units.
+
+    The encoder sees ``(x - loc) / scale`` (see :class:`Conditioning`); an identity output is mapped
+    back to the data's units, ``loc + scale * out``, so that codes, reconstructions and Jacobians are
+    those of the user's data. A sigmoid output is a probability and is not rescaled.
 
     Parameters
     ----------
@@ -173,6 +230,8 @@ class AutoencoderModule(nn.Module):
     dropout : float
     k : int or None
         When set, only the ``k`` largest code units of each sample are kept (k-sparse code).
+    code_bias : float, default=0.0
+        Initial bias of the code units (e.g. the logit of a target activation for sigmoid units).
     """
 
     def __init__(
@@ -186,9 +245,11 @@ class AutoencoderModule(nn.Module):
         tied_weights=False,
         dropout=0.0,
         k=None,
+        code_bias=0.0,
     ):
         super().__init__()
         hidden = [int(h) for h in hidden_layer_sizes]
+        self.conditioning = Conditioning(n_features)
         self.encoder = MLP([n_features, *hidden, n_components], activation, code_activation, dropout)
         if tied_weights:
             self.decoder = TiedMLP(self.encoder, activation, output_activation, dropout)
@@ -196,23 +257,37 @@ class AutoencoderModule(nn.Module):
             self.decoder = MLP(
                 [n_components, *hidden[::-1], n_features], activation, output_activation, dropout
             )
+        self.output_activation = output_activation
         self.k = k
+        self.code_bias = float(code_bias)
 
     def reset_parameters(self, generator):
         self.encoder.reset_parameters(generator)
         self.decoder.reset_parameters(generator)
+        if self.code_bias:
+            with torch.no_grad():
+                self.encoder.output_bias.fill_(self.code_bias)
+
+    def condition(self, loc, scale):
+        """Learn the data's location and scale; start the reconstruction at the data's mean."""
+        self.conditioning.set(loc, scale)
+        if self.output_activation == "sigmoid":
+            with torch.no_grad():
+                self.decoder.output_bias.copy_(logit(self.conditioning.loc))
 
     def encode(self, x):
-        h = self.encoder(x)
+        h = self.encoder(self.conditioning.standardize(x))
         if self.k is not None:
             h = topk_mask(h, self.k)
         return h
 
     def decode_preactivation(self, z):
-        return self.decoder.preactivation(z)
+        pre = self.decoder.preactivation(z)
+        return self.conditioning.unstandardize(pre) if self.output_activation == "identity" else pre
 
     def decode(self, z):
-        return self.decoder(z)
+        pre = self.decode_preactivation(z)
+        return pre if self.output_activation == "identity" else ACTIVATIONS[self.output_activation](pre)
 
     def forward(self, x):
         code = self.encode(x)

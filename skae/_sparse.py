@@ -1,5 +1,6 @@
 """The sparse autoencoder: an L1, KL or top-k sparsity constraint on the code."""
 
+import math
 from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -269,6 +270,9 @@ class SparseAutoencoder(BaseAutoencoder):
             tied_weights=self.tied_weights,
             dropout=self.dropout,
             k=self.k if self.sparsity == "topk" else None,
+            # KL: start every sigmoid unit at the target mean activation rather than at 0.5. The input
+            # is centred, so the bias alone (moving about learning_rate_init per step) must get there.
+            code_bias=math.log(self.sparsity_target / (1 - self.sparsity_target)) if self.sparsity == "kl" else 0.0,
         )
 
     def _loss(self, X, X_in, code, output, module):

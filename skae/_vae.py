@@ -12,15 +12,15 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import BaseAutoencoder, _seed_from
-from ._modules import MLP, Dense, TiedMLP
+from ._modules import MLP, Conditioning, Dense, TiedMLP, logit
 
 __all__ = ["VAE", "VAEModule"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 # Soft bounds on log-variances. The posterior's are absolute (the prior N(0, I) fixes the latent
-# scale); the likelihood's are relative to the data's mean feature variance, so that rescaling X
-# rescales them.
+# scale); the likelihood's are relative to each feature's variance (its conditioning scale²), so
+# that rescaling a feature rescales them.
 _POSTERIOR_LOGVAR_BOUNDS = (-16.0, 6.0)
 _LIKELIHOOD_LOGVAR_BOUNDS = (-10.0, 5.0)
 
@@ -59,10 +59,10 @@ class VAEModule(nn.Module):
     tied_weights : bool
         Decoder weights are the ``mu`` path's, transposed.
     dropout : float
-    output_bias : Tensor of shape (n_features,) or None
-        Initial decoder output bias (the data mean, or its logit); zeros when None.
-    logvar_offset : float
-        Centre of the likelihood log-variance bounds (log of the data's mean feature variance).
+
+    Like :class:`~skae._modules.AutoencoderModule` it computes in standardised units: the encoder
+    sees ``(x - loc) / scale`` and Gaussian means are mapped back to ``loc + scale * out``, with the
+    likelihood's log-variances bounded relative to ``log scale²`` per feature (see :meth:`condition`).
     """
 
     def __init__(
@@ -74,11 +74,10 @@ class VAEModule(nn.Module):
         likelihood="gaussian",
         tied_weights=False,
         dropout=0.0,
-        output_bias=None,
-        logvar_offset=0.0,
     ):
         super().__init__()
         hidden = [int(h) for h in hidden_layer_sizes]
+        self.conditioning = Conditioning(n_features)
         self.encoder = MLP([n_features, *hidden, n_components], activation, "identity", dropout)
         self.logvar_head = Dense(hidden[-1] if hidden else n_features, n_components)
         if tied_weights:
@@ -90,8 +89,6 @@ class VAEModule(nn.Module):
         self.likelihood = likelihood
         if likelihood == "gaussian":
             self.raw_logvar = nn.Parameter(torch.empty(n_features))
-        self._output_bias = None if output_bias is None else torch.as_tensor(output_bias).float()
-        self.logvar_offset = float(logvar_offset)
 
     def reset_parameters(self, generator):
         self.encoder.reset_parameters(generator)
@@ -100,19 +97,26 @@ class VAEModule(nn.Module):
         self.logvar_head.reset_parameters(generator, "sigmoid")
         with torch.no_grad():
             self.logvar_head.weight.mul_(0.1)
-            if self._output_bias is not None:
-                tied = isinstance(self.decoder, TiedMLP)
-                bias = self.decoder.biases[-1] if tied else self.decoder.layers[-1].bias
-                bias.copy_(self._output_bias)
             if self.likelihood == "gaussian":
                 # The data's own per-feature variance (before any feature is explained by z).
                 self.raw_logvar.zero_()
+
+    def condition(self, loc, scale):
+        """Learn the data's location and scale; start the decoder at the data's mean.
+
+        Gaussian means start at ``loc`` (a zero output in standardised units), Bernoulli logits at
+        the logit of the mean; the Gaussian likelihood's variance starts at ``scale²``.
+        """
+        self.conditioning.set(loc, scale)
+        if self.likelihood == "bernoulli":
+            with torch.no_grad():
+                self.decoder.output_bias.copy_(logit(self.conditioning.loc))
 
     # -- posterior
 
     def posterior(self, x):
         """``(mu, logvar)`` of ``q(z|x)``."""
-        h = self.encoder.hidden(x)
+        h = self.encoder.hidden(self.conditioning.standardize(x))
         mu = self.encoder.layers[-1](h)
         logvar = soft_clamp(self.logvar_head(h), *_POSTERIOR_LOGVAR_BOUNDS)
         return mu, logvar
@@ -122,6 +126,11 @@ class VAEModule(nn.Module):
 
     # -- likelihood
 
+    @property
+    def logvar_offset(self):
+        """Centre of each feature's likelihood log-variance bounds: ``log scale²``."""
+        return 2.0 * torch.log(self.conditioning.scale)
+
     def likelihood_logvar(self):
         """Per-feature log-variance of the Gaussian likelihood, softly bounded."""
         low, high = _LIKELIHOOD_LOGVAR_BOUNDS
@@ -129,7 +138,8 @@ class VAEModule(nn.Module):
 
     def decode_preactivation(self, z):
         """Bernoulli logits or Gaussian means."""
-        return self.decoder.preactivation(z)
+        out = self.decoder.preactivation(z)
+        return out if self.likelihood == "bernoulli" else self.conditioning.unstandardize(out)
 
     def decode(self, z):
         """The decoder mean ``E[x|z]``."""
@@ -272,8 +282,9 @@ class VAE(BaseAutoencoder):
     calls agree.
 
     Both log-variances are softly bounded (see :func:`soft_clamp`): the posterior's to ``[-16, 6]``,
-    the Gaussian likelihood's to ``[c - 10, c + 5]`` with ``c`` the log of the training data's mean
-    feature variance, so constant features give a finite, large density rather than infinities.
+    the Gaussian likelihood's to ``[c - 10, c + 5]`` with ``c`` the log of each feature's variance
+    in the training data (for a constant feature, the other features' mean), so constant features
+    give a finite, large density rather than infinities.
 
     With ``hidden_layer_sizes=()``, ``activation="identity"`` and the Gaussian likelihood the model
     is factor analysis with a learned per-feature noise; its maximum-likelihood fit includes
@@ -383,25 +394,6 @@ class VAE(BaseAutoencoder):
     def _output_activation(self):
         return "sigmoid" if self.likelihood == "bernoulli" else "identity"
 
-    def _on_first_fit(self, X):
-        # Start the decoder at the data's mean (its logit for Bernoulli) and the Gaussian
-        # likelihood's variance at the data's mean feature variance: the loss starts near the
-        # independent model's.
-        if sp.issparse(X):
-            mean = np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
-            var = np.asarray(X.multiply(X).mean(axis=0), dtype=np.float64).ravel() - mean**2
-        else:
-            mean = X.mean(axis=0, dtype=np.float64)
-            var = X.var(axis=0, dtype=np.float64)
-        if self.likelihood == "bernoulli":
-            p = np.clip(mean, 1e-3, 1 - 1e-3)
-            bias = np.log(p) - np.log1p(-p)
-        else:
-            bias = mean
-        scale = float(np.mean(np.maximum(var, 0.0))) if var.size else 0.0
-        self._init_output_bias = bias.astype(np.float32)
-        self._init_logvar_offset = math.log(scale) if scale > 1e-30 else 0.0
-
     def _build_module(self, n_features):
         return VAEModule(
             n_features,
@@ -411,8 +403,6 @@ class VAE(BaseAutoencoder):
             likelihood=self.likelihood,
             tied_weights=self.tied_weights,
             dropout=self.dropout,
-            output_bias=torch.from_numpy(self._init_output_bias),
-            logvar_offset=self._init_logvar_offset,
         )
 
     def _forward(self, module, X_in, generator):

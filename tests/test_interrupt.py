@@ -129,7 +129,8 @@ def test_non_finite_loss_restores_the_last_finite_epoch(cls, epoch):
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
 def test_learning_rate_that_blows_up(cls):
-    est = _small(cls, learning_rate_init=1e4, max_iter=20)
+    # The network standardises its input, so large inputs alone no longer blow it up: a huge step does.
+    est = _small(cls, learning_rate_init=1e30, max_iter=20)
     with pytest.warns(ConvergenceWarning, match=r"diverged.*learning_rate_init"):
         est.fit(X * 1e5, **fit_kwargs(est, "fit", Y))
     assert _finite_weights(est)

@@ -88,8 +88,11 @@ def test_importance_weighted_estimate_converges_to_exact_marginal(ppca_fit):
     # A linear-Gaussian decoder has the closed-form marginal p(x) = N(b, W Wᵀ + diag(v)).
     vae, _, test = ppca_fit
     m = vae.module_
-    W = m.decoder.layers[0].weight.detach().double().numpy()
-    b = m.decoder.layers[0].bias.detach().double().numpy()
+    # The decoder computes in standardised units: mean = loc + scale * (W z + b).
+    loc = m.conditioning.loc.double().numpy()
+    scale = m.conditioning.scale.double().numpy()
+    W = scale[:, None] * m.decoder.layers[0].weight.detach().double().numpy()
+    b = loc + scale * m.decoder.layers[0].bias.detach().double().numpy()
     v = torch.exp(m.likelihood_logvar()).detach().double().numpy()
     exact = multivariate_normal(b, W @ W.T + np.diag(v)).logpdf(test[:200].astype(np.float64))
     iw = vae.log_likelihood(test[:200], n_importance_samples=1000)
@@ -195,7 +198,7 @@ def test_constant_features_give_bounded_log_variance_and_no_nan():
     )
     logvar = vae.module_.likelihood_logvar().detach().numpy()
     low, high = _LIKELIHOOD_LOGVAR_BOUNDS
-    offset = vae.module_.logvar_offset
+    offset = vae.module_.logvar_offset.numpy()  # log scale², per feature
     assert np.all(logvar >= offset + low - 1e-4) and np.all(logvar <= offset + high + 1e-4)
     assert logvar[3:].max() < logvar[:3].min()  # the constant features are the most precise
     assert np.all(np.isfinite(vae.loss_curve_))
