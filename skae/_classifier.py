@@ -216,11 +216,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
 
     References
     ----------
-    .. [1] M. Ranzato and M. Szummer, "Semi-supervised learning of compact document representations
+    .. [1] Ranzato, M. and M. Szummer, "Semi-supervised learning of compact document representations
        with deep networks", ICML 2008.
-    .. [2] D. P. Kingma, D. J. Rezende, S. Mohamed and M. Welling, "Semi-supervised learning with deep
+    .. [2] Kingma, D. P., D. J. Rezende, S. Mohamed and M. Welling, "Semi-supervised learning with deep
        generative models", NeurIPS 2014.
-    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, §15.1.
+    .. [3] Goodfellow, I., Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, §15.1.
 
     Examples
     --------
@@ -508,6 +508,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
 
         Returns
         -------
@@ -532,6 +533,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
 
         Returns
         -------
@@ -557,6 +559,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
 
         Returns
         -------
