@@ -1,4 +1,4 @@
-"""The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + α·ℓ_X(all rows)."""
+"""The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + λ·ℓ_X(all rows)."""
 
 import warnings
 from numbers import Integral, Real
@@ -100,7 +100,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     autoencoder's own training loss (reconstruction plus its penalty, noise or KL term) over *all*
     rows. Unlabeled rows are marked ``-1`` in ``y``, as in :mod:`sklearn.semi_supervised`; they shape
     the code through the reconstruction term only. This is the concurrent training
-    ``ℓ_Y + α·ℓ_X`` of semi-supervised autoencoders (Ranzato & Szummer, 2008; Goodfellow et al.,
+    ``ℓ_Y + λ·ℓ_X`` of semi-supervised autoencoders (Ranzato & Szummer, 2008; Goodfellow et al.,
     2016, §15.1).
 
     Parameters
@@ -112,7 +112,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         parameters (``max_iter``, ``batch_size``, ``learning_rate_init``, ``random_state``,
         ``device`` ...) are ignored: this estimator's own are used. None means ``Autoencoder()``.
     reconstruction_weight : float, default=1.0
-        Weight α of the autoencoder's loss. 0 trains a plain neural-network classifier with the
+        Weight λ of the autoencoder's loss. 0 trains a plain neural-network classifier with the
         autoencoder's encoder as its body (the unlabeled rows are then unused).
     classifier_hidden_layer_sizes : array-like of int, default=()
         Hidden layer sizes of the classifier head on the code; ``()`` is a softmax (multinomial

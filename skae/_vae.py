@@ -241,7 +241,7 @@ class VAE(BaseAutoencoder):
 
     Attributes
     ----------
-    module_ : VAEModule
+    module_ : torch.nn.Module
         The trained network: ``posterior(x) -> (mu, logvar)``, ``encode``, ``decode``.
     n_features_in_ : int
         Number of features seen during fit.
