@@ -46,7 +46,7 @@ def draw(path):
         )  # fmt: skip
     left.invert_yaxis()
     left.set_xlim(0, 22)
-    left.set_xlabel("test reconstruction error (lower is better)")
+    left.set_xlabel("test reconstruction error per image\n(lower is better)", fontsize=9)
     left.set_title("MNIST, 30 numbers per image", fontsize=10)
 
     names = [name for name, _ in EPOCH_TIME]
@@ -56,12 +56,13 @@ def draw(path):
     for bar, value in zip(bars, values, strict=True):
         right.text(
             value + 0.02, bar.get_y() + bar.get_height() / 2, f"{value:.2f}",
-            va="center", fontsize=8,
+            va="center", fontsize=8, zorder=3,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
         )  # fmt: skip
-    right.axvline(1.0, color="black", lw=0.8, ls=":")
+    right.axvline(1.0, color="black", lw=0.8, ls=":", zorder=0)
     right.invert_yaxis()
     right.set_xlim(0, 1.5)
-    right.set_xlabel("time per epoch, relative to the PyTorch loop")
+    right.set_xlabel("epoch time relative to the PyTorch loop\n(lower is better)", fontsize=9)
     right.set_title("Training speed, 2 CPU cores", fontsize=10)
 
     for ax in (left, right):
