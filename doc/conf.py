@@ -8,15 +8,20 @@ appears in the reference without anyone editing the docs.
 
 import inspect
 import os
-import re
+import shutil
 import sys
 import warnings
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Document the checkout being built, not whatever copy of skae happens to be installed.
+# Document the checkout being built, not whatever copy of skae happens to be installed; the
+# extension with this site's checks and docstring fixes lives in _ext/.
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE / "_ext"))
+sys.path.insert(0, str(HERE / "inventories"))
 
+from make_inventories import BASE_URLS  # noqa: E402
 from sklearn.base import BaseEstimator  # noqa: E402
 
 import skae  # noqa: E402
@@ -29,21 +34,39 @@ copyright = "2026, The skae developers"
 release = skae.__version__
 version = ".".join(release.split(".")[:2])
 
+# Where the source code and the issue tracker live. No public address is recorded anywhere yet
+# (pyproject.toml has no [project.urls], the repository no remote), so this is a placeholder in the
+# reserved .invalid domain: set the real address here, once, when the repository is published.
+repository_url = "https://example.invalid/skae"
+issues_url = f"{repository_url}/issues"
+
 # -- General ---------------------------------------------------------------------------------------
 
 extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
+    "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "skae_docs",  # _ext/skae_docs.py: docstring fixes and this site's checks
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "inventories"]
 default_role = "literal"
 pygments_style = "sphinx"
+rst_epilog = f"""
+.. _source repository: {repository_url}
+.. _issue tracker: {issues_url}
+"""
+
+# Every cross-reference must resolve: a broken link is a build error (with -W), not a silent plain
+# word. Nothing is exempt today; a reference that cannot resolve (say, in a third-party docstring
+# of an inherited method) goes into nitpick_ignore, one by one, with the reason.
+nitpicky = True
+nitpick_ignore = []
 
 autosummary_generate = True
 autodoc_default_options = {"members": True, "inherited-members": True}
@@ -56,7 +79,74 @@ numpydoc_show_class_members = False
 numpydoc_show_inherited_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
-numpydoc_xref_param_type = False
+# Types in parameter lists link to their documentation, but only the names listed here: "all"
+# leaves any other word of a type ("instance", "default", scikit-learn's own class names) as text.
+# An alias whose target equals its name must be written as a role, or numpydoc leaves it unlinked.
+numpydoc_xref_param_type = True
+numpydoc_xref_ignore = "all"
+numpydoc_xref_aliases = {
+    "bool": ":class:`python:bool`",
+    "boolean": ":class:`bool <python:bool>`",
+    "object": "object",  # not a link: "self : object" says nothing a link would add
+    "ndarray": "numpy.ndarray",
+    "array-like": ":term:`array-like <numpy:array_like>`",
+    "sparse matrix": "scipy.sparse",
+    "RandomState": "numpy.random.RandomState",
+    "scalar": "scalar",  # numpydoc's default points at a label of NumPy's user guide
+    "DataFrame": "pandas.DataFrame",
+    "Tensor": "torch.Tensor",
+    "torch.nn.Module": ":class:`torch.nn.Module`",
+    "torch.device": ":class:`torch.device`",
+}
+
+# -- Links to other projects' documentation, offline -----------------------------------------------
+
+# CI builds without network access, so each project's inventory (objects.inv) is read from
+# inventories/, written from the installed packages by inventories/make_inventories.py (run it
+# again when the build reports a reference that is new in an upgraded dependency).
+intersphinx_mapping = {
+    name: (url, str(HERE / "inventories" / f"{name}.inv")) for name, url in BASE_URLS.items()
+}
+
+# -- Math, offline ---------------------------------------------------------------------------------
+
+# MathJax is served from the built site, not from a CDN: a copy ships with the
+# sphinx-mathjax-offline package (the `doc` extra). Only what the TeX-to-HTML component loads is
+# copied (see _copy_mathjax below): its single-file build with every TeX extension, and the fonts.
+mathjax_path = "mathjax/tex-chtml-full.js"
+MATHJAX_FILES = ["tex-chtml-full.js", "output/chtml", "ui", "a11y", "input/tex/extensions"]
+MATHJAX_NOTICE = (
+    "MathJax 3 (https://www.mathjax.org), Copyright (c) 2009-2022 The MathJax Consortium,\n"
+    "licensed under the Apache License 2.0 (https://www.apache.org/licenses/LICENSE-2.0).\n"
+)
+
+
+def _mathjax_source():
+    try:
+        dist = distribution("sphinx-mathjax-offline")
+    except PackageNotFoundError as exc:
+        raise RuntimeError(
+            "MathJax is served from the built site: pip install sphinx-mathjax-offline "
+            "(it is in skae's `doc` extra)"
+        ) from exc
+    return Path(dist.locate_file("sphinx-mathjax-offline/static/mathjax"))
+
+
+MATHJAX_SOURCE = _mathjax_source()  # fail at once, not after the gallery has run
+
+
+def _copy_mathjax(app, exception):
+    if exception is not None or app.builder.format != "html":
+        return
+    source, target = MATHJAX_SOURCE, Path(app.outdir) / "_static" / "mathjax"
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "NOTICE.txt").write_text(MATHJAX_NOTICE)
+    for name in MATHJAX_FILES:
+        if (source / name).is_dir():
+            shutil.copytree(source / name, target / name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source / name, target / name)
+
 
 # -- API reference, generated from skae.__all__ ----------------------------------------------------
 
@@ -88,11 +178,12 @@ def _write_api_page():
         "API reference",
         "=============",
         "",
-        "Every public name of :mod:`skae`, taken from ``skae.__all__``. All estimators share the",
-        "parameters and methods of :class:`~skae.BaseAutoencoder`'s training engine; see the",
-        ":ref:`user guide <user_guide>` for what each one optimizes.",
+        ".. module:: skae",
         "",
-        ".. currentmodule:: skae",
+        "Every public name of :mod:`skae`, taken from ``skae.__all__``. The estimators share one",
+        "training engine, :class:`~skae.BaseAutoencoder`, and with it most of their parameters and",
+        "methods (listed in the user guide, :ref:`shared`); each page documents all of them. See",
+        "the :ref:`user guide <user_guide>` for what each estimator optimizes.",
         "",
     ]
 
@@ -106,59 +197,50 @@ def _write_api_page():
         lines.extend(f"   {name}" for name in names)
         lines.append("")
 
-    section("Estimators", estimators, "class.rst")
-    section("Base classes", bases, "base_class.rst")
-    section("Functions and other objects", others, "function.rst")
+    # Template names are paths in templates_path: autosummary reads a bare "class.rst" as a file
+    # of that name, finds none, and falls back to its own template without the mini-gallery.
+    section("Estimators", estimators, "autosummary/class.rst")
+    section("Base classes", bases, "autosummary/base_class.rst")
+    section("Functions and other objects", others, "autosummary/function.rst")
     text = "\n".join(lines)
-    path = HERE / "api.rst"
-    # Rewrite only on change, so that incremental builds do not re-read an unchanged page.
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+    return estimators, text
 
 
-_write_api_page()
-
-# -- Docstring fixes at build time -----------------------------------------------------------------
-
-# The API pages show the methods skae estimators inherit from scikit-learn (set_output, get_params,
-# get_metadata_routing, set_*_request ...). Their docstrings cross-reference labels and glossary
-# terms of scikit-learn's own documentation, which do not exist here: keep the text, drop the link.
-_FOREIGN_ROLE = re.compile(r":(?:ref|term|doc):`([^`<]*?)\s*(?:<[^`>]*>)?`")
-# numpydoc does not escape the type of a parameter or attribute, so a fitted attribute named in a
-# shape, as in "ndarray of shape (n_features_in_,)", would read as an RST link target. Show it as
-# code.
-_SHAPE = re.compile(r"shape \(([^)]*)\)")
-_TRAILING_UNDERSCORE = re.compile(r"(?<![`\w])([A-Za-z]\w*_)(?=[,) ]|$)")
-
-
-def _fix_docstring(app, what, name, obj, options, lines):
-    module = getattr(obj, "__module__", None) or ""
-    ours = module == "skae" or module.startswith("skae.")
-    for i, line in enumerate(lines):
-        if not ours:
-            line = _FOREIGN_ROLE.sub(lambda m: m.group(1).strip(), line)
-        line = _SHAPE.sub(
-            lambda m: "shape (" + _TRAILING_UNDERSCORE.sub(r"``\1``", m.group(1)) + ")", line
-        )
-        lines[i] = line
+# The estimators whose API pages must carry a mini-gallery (checked by _ext/skae_docs.py).
+skae_estimators, _api_text = _write_api_page()
+_api_path = HERE / "api.rst"
+# Rewrite only on change, so that incremental builds do not re-read an unchanged page.
+if not _api_path.exists() or _api_path.read_text() != _api_text:
+    _api_path.write_text(_api_text)
 
 
 def setup(app):
-    app.connect("autodoc-process-docstring", _fix_docstring)
+    app.connect("build-finished", _copy_mathjax)
 
 
 # -- HTML ------------------------------------------------------------------------------------------
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skae {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["skae.css"]
 html_theme_options = {
     "navbar_align": "left",
     "show_toc_level": 2,
     "header_links_before_dropdown": 6,
-    "secondary_sidebar_items": ["page-toc", "sourcelink"],
+    # Gallery pages give their width to the code (wrapped at 79 columns, which the article column
+    # shows on a 1280-pixel screen only without the right sidebar).
+    "secondary_sidebar_items": {
+        "**": ["page-toc", "sourcelink"],
+        "auto_examples/index": [],
+        **{f"auto_examples/{p.stem}": [] for p in (HERE.parent / "examples").glob("plot_*.py")},
+    },
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
+    "icon_links": [
+        {"name": "Source repository", "url": repository_url, "icon": "fa-solid fa-code-branch"},
+        {"name": "Issue tracker", "url": issues_url, "icon": "fa-solid fa-bug"},
+    ],
 }
 html_sidebars = {"index": [], "changelog": []}
 html_show_sourcelink = True
@@ -177,13 +259,17 @@ sphinx_gallery_conf = {
     "only_warn_on_example_error": False,
     "doc_module": ("skae",),
     "backreferences_dir": "generated/backreferences",
-    "reference_url": {"skae": None},
     "image_scrapers": ("matplotlib",),
+    # Each figure also at twice the resolution, for HiDPI screens (srcset).
+    "image_srcset": ["2x"],
     "matplotlib_animations": False,
     "remove_config_comments": True,
     "show_memory": False,
     "min_reported_time": 1,
-    "within_subsection_order": "FileNameSortKey",
+    # The computation-times page loads its table styling from CDNs, which an offline site lacks.
+    "write_computation_times": False,
+    # From first steps to advanced topics: _ext/skae_docs.py:GALLERY_ORDER.
+    "within_subsection_order": "skae_docs.GalleryOrder",
 }
 
 # Examples run in this process: keep matplotlib headless whatever the environment says.

@@ -31,7 +31,10 @@ X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.25, stratify=y, random_state=0
 )
 scaler = MinMaxScaler().fit(X_train)
-X_train, X_test = scaler.transform(X_train), np.clip(scaler.transform(X_test), 0, 1)
+X_train, X_test = (
+    scaler.transform(X_train),
+    np.clip(scaler.transform(X_test), 0, 1),
+)
 
 # %%
 # Two maps to the plane. The autoencoder is 64-128-64-2-64-128-64 with ReLU hidden units and a
@@ -51,14 +54,16 @@ ae = Autoencoder(
 
 
 def squared_error(model):
-    """Squared reconstruction error summed over pixels, mean over test images."""
+    """Squared reconstruction error summed over pixels, mean over images."""
     X_rec = model.inverse_transform(model.transform(X_test))
     return float(((X_rec - X_test) ** 2).sum(axis=1).mean())
 
 
 def knn_accuracy(model):
     """Test accuracy of 5-nearest neighbours on the 2-D codes."""
-    knn = KNeighborsClassifier(n_neighbors=5).fit(model.transform(X_train), y_train)
+    knn = KNeighborsClassifier(n_neighbors=5).fit(
+        model.transform(X_train), y_train
+    )
     return knn.score(model.transform(X_test), y_test)
 
 
@@ -69,20 +74,33 @@ for name, model in [("PCA", pca), ("Autoencoder", ae)]:
     )
 
 # %%
-# The codes of the test images. PCA's plane mixes most classes in one cloud; the autoencoder spreads
-# them into separate arms, the picture of the paper's figure 3.
-fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
+# The codes of the test images. PCA's plane mixes most classes in one cloud;
+# the autoencoder spreads them into separate arms, the picture of the paper's
+# figure 3.
+fig, axes = plt.subplots(1, 2, figsize=(9, 5), layout="constrained")
 cmap = plt.get_cmap("tab10")
-for ax, (name, model) in zip(axes, [("PCA", pca), ("Autoencoder", ae)], strict=True):
+maps = [("PCA", pca, "principal component"), ("Autoencoder", ae, "code")]
+for ax, (name, model, axis_name) in zip(axes, maps, strict=True):
     Z = model.transform(X_test)
     for digit in range(10):
         pts = Z[y_test == digit]
-        ax.scatter(pts[:, 0], pts[:, 1], s=10, color=cmap(digit), label=str(digit), alpha=0.8)
+        ax.scatter(
+            pts[:, 0], pts[:, 1], s=8, color=cmap(digit), label=str(digit)
+        )
     ax.set_title(
-        f"{name}: error {squared_error(model):.2f}, 5-NN accuracy {knn_accuracy(model):.2f}"
+        f"{name}: error {squared_error(model):.2f}, "
+        f"5-NN accuracy {knn_accuracy(model):.2f}"
     )
-    ax.set_xticks([])
-    ax.set_yticks([])
-axes[1].legend(title="digit", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
+    ax.set_xlabel(f"{axis_name} 1")
+    ax.set_ylabel(f"{axis_name} 2")
+handles, labels = axes[0].get_legend_handles_labels()
+fig.legend(
+    handles,
+    labels,
+    title="digit",
+    loc="outside lower center",
+    ncols=10,
+    markerscale=2,
+)
 fig.suptitle("2-D codes of held-out digits")
 plt.show()

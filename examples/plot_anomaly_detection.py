@@ -34,7 +34,8 @@ X_test = np.vstack([X_test_normal, X[~normal]])
 y_test = np.r_[y_test_normal, y[~normal]]
 is_anomaly = y_test > 6
 print(
-    f"{len(X_train)} training digits; test: {(~is_anomaly).sum()} normal, {is_anomaly.sum()} unseen"
+    f"{len(X_train)} training digits; test: {(~is_anomaly).sum()} normal, "
+    f"{is_anomaly.sum()} unseen"
 )
 
 # %%
@@ -55,15 +56,20 @@ pca = PCA(n_components=K).fit(X_train)
 
 scores = {
     "Autoencoder": ae.score_samples(X_test),
-    "PCA": -np.mean((pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2, axis=1),
+    "PCA": -np.mean(
+        (pca.inverse_transform(pca.transform(X_test)) - X_test) ** 2, axis=1
+    ),
 }
 for name, s in scores.items():
     # Anomalies have *low* scores: the AUC ranks -score.
-    print(f"{name:12s} ROC AUC for detecting unseen digits: {roc_auc_score(is_anomaly, -s):.3f}")
+    auc = roc_auc_score(is_anomaly, -s)
+    print(f"{name:12s} ROC AUC for detecting unseen digits: {auc:.3f}")
 
 # %%
 # The distributions of the autoencoder's score, and the ROC curves of both detectors.
-fig, (ax_hist, ax_roc) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+fig, (ax_hist, ax_roc) = plt.subplots(
+    1, 2, figsize=(9.5, 4), layout="constrained"
+)
 s = scores["Autoencoder"]
 bins = np.linspace(s.min(), s.max(), 40)
 ax_hist.hist(s[~is_anomaly], bins=bins, alpha=0.6, label="digits 0-6 (normal)")
@@ -85,11 +91,15 @@ fig, axes = plt.subplots(2, 10, figsize=(10, 2.6), layout="constrained")
 for c, i in enumerate(worst):
     axes[0, c].imshow(X_test[i].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
     axes[0, c].set_title(f"{y_test[i]}", fontsize=10)
-    axes[1, c].imshow(np.clip(recon[c], 0, 1).reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+    axes[1, c].imshow(
+        np.clip(recon[c], 0, 1).reshape(8, 8), cmap="gray_r", vmin=0, vmax=1
+    )
     for ax in axes[:, c]:
         ax.set_xticks([])
         ax.set_yticks([])
 axes[0, 0].set_ylabel("test digit")
 axes[1, 0].set_ylabel("reconstruction")
-fig.suptitle("Lowest score_samples: the most anomalous test digits (true label on top)")
+fig.suptitle(
+    "Lowest score_samples: the most anomalous test digits (true label on top)"
+)
 plt.show()

@@ -27,7 +27,11 @@ from skae import Autoencoder, DenoisingAutoencoder
 X = MinMaxScaler().fit_transform(load_digits().data).astype(np.float32)
 X_train, X_test = train_test_split(X, test_size=0.25, random_state=0)
 arch = dict(
-    n_components=32, hidden_layer_sizes=(64,), max_iter=30, learning_rate_init=1e-2, random_state=0
+    n_components=32,
+    hidden_layer_sizes=(64,),
+    max_iter=30,
+    learning_rate_init=1e-2,
+    random_state=0,
 )
 plain = Autoencoder(**arch).fit(X_train)
 
@@ -70,7 +74,9 @@ for noise, (dae, corrupt) in corruptions.items():
         for ax, image in zip(row_axes, images[:10], strict=True):
             ax.imshow(image.reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
             ax.set_axis_off()
-        row_axes[0].set_title(f"{name} (MSE {mse:.3f})", loc="left", fontsize=8)
+        row_axes[0].set_title(
+            f"{name} (MSE {mse:.3f})", loc="left", fontsize=8
+        )
     fig.suptitle(f"{noise} noise")
     fig.tight_layout()
 plt.show()

@@ -19,9 +19,14 @@ shrinking the code and scaling the decoder up.
 # The pipeline and the grid. The parameter is addressed as ``<step name>__<parameter>``.
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
@@ -61,40 +66,42 @@ search = GridSearchCV(
 
 print(f"best sparsity_weight: {search.best_params_['sae__sparsity_weight']:g}")
 print(f"cross-validated accuracy: {search.best_score_:.3f}")
-print(f"test accuracy of the refitted pipeline: {search.score(X_test, y_test):.3f}")
+test_accuracy = search.score(X_test, y_test)
+print(f"test accuracy of the refitted pipeline: {test_accuracy:.3f}")
 
 # %%
-# How sparse is each code? The fraction of code units that are active (non-zero) on the test digits,
-# for the autoencoder refitted on the training set at each λ, is the other half of the trade-off.
+# How sparse is each code? The fraction of code units that are active
+# (non-zero) on the test digits, for a copy of the scaler and autoencoder
+# refitted on the training set at each λ, is the other half of the trade-off.
 lambdas = param_grid["sae__sparsity_weight"]
+encoder = search.best_estimator_[:2]  # the "scale" and "sae" steps
 active = []
 for lam in lambdas:
-    model = search.best_estimator_.set_params(sae__sparsity_weight=lam)
-    codes = model[:2].fit(X_train).transform(X_test)
+    model = clone(encoder).set_params(sae__sparsity_weight=lam)
+    codes = model.fit(X_train).transform(X_test)
     active.append(float((codes > 0).mean()))
-search.best_estimator_.set_params(sae__sparsity_weight=search.best_params_["sae__sparsity_weight"])
 
 # %%
-# The validation curve: mean cross-validated accuracy (± one standard deviation over the folds)
-# against λ, with the training accuracy for comparison and the fraction of active units on the right
-# axis.
+# The validation curve: mean cross-validated accuracy (± one standard deviation
+# over the folds) against λ, with the training accuracy for comparison and the
+# fraction of active code units. All three are fractions, drawn on one axis
+# from 0 to 1.
 res = search.cv_results_
 fig, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
 for kind, style in [("train", "--"), ("test", "-")]:
     mean, std = res[f"mean_{kind}_score"], res[f"std_{kind}_score"]
-    label = "training accuracy" if kind == "train" else "cross-validated accuracy"
+    label = {"train": "training", "test": "cross-validated"}[
+        kind
+    ] + " accuracy"
     ax.plot(lambdas, mean, style, marker="o", label=label)
     ax.fill_between(lambdas, mean - std, mean + std, alpha=0.2)
-ax.axvline(search.best_params_["sae__sparsity_weight"], color="gray", lw=1, ls=":")
+ax.plot(lambdas, active, marker="s", label="fraction of active code units")
+best = search.best_params_["sae__sparsity_weight"]
+ax.axvline(best, color="gray", lw=1, ls=":", label="chosen λ")
 ax.set_xscale("log")
+ax.set_ylim(0, 1.02)
 ax.set_xlabel("sparsity_weight λ")
-ax.set_ylabel("accuracy")
-ax2 = ax.twinx()
-ax2.plot(lambdas, active, color="tab:green", marker="s", label="active code units")
-ax2.set_ylabel("fraction of active code units", color="tab:green")
-ax2.set_ylim(0, 1)
-lines = ax.get_legend_handles_labels()
-lines2 = ax2.get_legend_handles_labels()
-ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], loc="lower left")
+ax.set_ylabel("fraction")
+ax.legend(loc="lower left")
 ax.set_title("Validation curve of the sparsity weight")
 plt.show()

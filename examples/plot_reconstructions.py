@@ -30,7 +30,7 @@ X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 
 
 def test_error(model):
-    """Squared reconstruction error summed over the 64 pixels, mean over test images."""
+    """Squared error summed over the 64 pixels, mean over test images."""
     X_rec = model.inverse_transform(model.transform(X_test))
     return float(((X_rec - X_test) ** 2).sum(axis=1).mean())
 
@@ -51,14 +51,20 @@ for K in sizes:
         random_state=0,
     ).fit(X_train)
     models[K] = {"PCA": pca, "Autoencoder": ae}
-    print(f"K={K:2d}  PCA {test_error(pca):6.2f}   Autoencoder {test_error(ae):6.2f}")
+    pca_error, ae_error = test_error(pca), test_error(ae)
+    print(f"K={K:2d}  PCA {pca_error:6.2f}   Autoencoder {ae_error:6.2f}")
 
 # %%
 # Test error against K. The gap is widest for small codes, where PCA's linear subspace is most
 # restrictive.
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 for name, marker in [("PCA", "o"), ("Autoencoder", "s")]:
-    ax.plot(sizes, [test_error(models[K][name]) for K in sizes], marker=marker, label=name)
+    ax.plot(
+        sizes,
+        [test_error(models[K][name]) for K in sizes],
+        marker=marker,
+        label=name,
+    )
 ax.set_xscale("log", base=2)
 ax.set_xticks(sizes, [str(K) for K in sizes])
 ax.set_xlabel("code size K")
@@ -74,7 +80,9 @@ K = 4
 shown = np.array([np.flatnonzero(y_test == d)[0] for d in range(10)])
 rows = {
     "original": X_test[shown],
-    f"PCA, K={K}": models[K]["PCA"].inverse_transform(models[K]["PCA"].transform(X_test[shown])),
+    f"PCA, K={K}": models[K]["PCA"].inverse_transform(
+        models[K]["PCA"].transform(X_test[shown])
+    ),
     f"Autoencoder, K={K}": models[K]["Autoencoder"].inverse_transform(
         models[K]["Autoencoder"].transform(X_test[shown])
     ),
@@ -83,7 +91,12 @@ fig, axes = plt.subplots(3, 10, figsize=(10, 3.4), layout="constrained")
 for r, (label, images) in enumerate(rows.items()):
     for c in range(10):
         ax = axes[r, c]
-        ax.imshow(np.clip(images[c], 0, 1).reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
+        ax.imshow(
+            np.clip(images[c], 0, 1).reshape(8, 8),
+            cmap="gray_r",
+            vmin=0,
+            vmax=1,
+        )
         ax.set_xticks([])
         ax.set_yticks([])
     axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")

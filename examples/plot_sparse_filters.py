@@ -26,9 +26,16 @@ from sklearn.preprocessing import MinMaxScaler
 from skae import Autoencoder, SparseAutoencoder
 
 X = MinMaxScaler().fit_transform(load_digits().data)
-common = dict(n_components=100, hidden_layer_sizes=(), learning_rate_init=3e-3, random_state=0)
+common = dict(
+    n_components=100,
+    hidden_layer_sizes=(),
+    learning_rate_init=3e-3,
+    random_state=0,
+)
 
-sparse = SparseAutoencoder(sparsity="topk", k=50, max_iter=15, warm_start=True, **common)
+sparse = SparseAutoencoder(
+    sparsity="topk", k=50, max_iter=15, warm_start=True, **common
+)
 for k in (50, 25, 12, 8):
     sparse.set_params(k=k).fit(X)
 plain = Autoencoder(max_iter=60, **common).fit(X)
@@ -37,7 +44,10 @@ for name, model in [("k-sparse (k=8)", sparse), ("plain", plain)]:
     H = model.transform(X)
     mse = np.mean((model.inverse_transform(H) - X) ** 2)
     active = (H != 0).sum(axis=1).mean()
-    print(f"{name:15s} reconstruction MSE {mse:.4f}, non-zero code units per digit {active:.1f}")
+    print(
+        f"{name:15s} reconstruction MSE {mse:.4f}, "
+        f"non-zero code units per digit {active:.1f}"
+    )
 
 # %%
 # The filters
@@ -50,19 +60,31 @@ for name, model in [("k-sparse (k=8)", sparse), ("plain", plain)]:
 
 
 def show_filters(model, title):
-    W = model.module_.decoder.layers[0].weight.detach().numpy().T  # (n_components, 64)
+    # The decoder is linear (no hidden layer, identity output): decoding unit
+    # k alone adds column k of its weight matrix to the decoded zero code.
+    n = model.n_components
+    W = model.inverse_transform(np.eye(n)) - model.inverse_transform(
+        np.zeros((1, n))
+    )  # (n_components, 64): one filter per row
     usage = (model.transform(X) != 0).mean(axis=0)
-    fig, axes = plt.subplots(10, 10, figsize=(7, 7.6))
+    fig, axes = plt.subplots(10, 10, figsize=(7, 7.6), layout="constrained")
     for unit, ax in zip(np.argsort(-usage), axes.ravel(), strict=True):
         w = W[unit]
-        ax.imshow(w.reshape(8, 8), cmap="RdBu_r", vmin=-np.abs(w).max(), vmax=np.abs(w).max())
+        ax.imshow(
+            w.reshape(8, 8),
+            cmap="RdBu_r",
+            vmin=-np.abs(w).max(),
+            vmax=np.abs(w).max(),
+        )
         ax.set_title(f"{usage[unit]:.2f}", fontsize=6, pad=1)
         ax.set_axis_off()
     fig.suptitle(title)
     return fig
 
 
-show_filters(sparse, "SparseAutoencoder(sparsity='topk', k=8): decoder filters")
+show_filters(
+    sparse, "SparseAutoencoder(sparsity='topk', k=8): decoder filters"
+)
 show_filters(plain, "Autoencoder, same 100-unit code: decoder filters")
 
 # %%

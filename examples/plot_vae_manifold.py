@@ -39,8 +39,10 @@ print(f"ELBO {vae.score(X):.2f} nats per image")
 
 
 def tile(images, n_rows, n_cols, size=8, pad=1):
-    """Arrange ``n_rows * n_cols`` flattened ``size x size`` images into one zero-padded picture."""
-    canvas = np.zeros((n_rows * (size + pad) + pad, n_cols * (size + pad) + pad))
+    """Tile ``n_rows * n_cols`` flat ``size x size`` images, zero-padded."""
+    canvas = np.zeros(
+        (n_rows * (size + pad) + pad, n_cols * (size + pad) + pad)
+    )
     for k, img in enumerate(images):
         r, c = divmod(k, n_cols)
         top, left = pad + r * (size + pad), pad + c * (size + pad)
@@ -56,7 +58,9 @@ u = np.linspace(0.05, 0.95, n)
 z1, z2 = np.meshgrid(norm.ppf(u), norm.ppf(u)[::-1])
 grid = np.c_[z1.ravel(), z2.ravel()]
 fig, ax = plt.subplots(figsize=(7, 7), layout="constrained")
-ax.imshow(1 - tile(vae.inverse_transform(grid), n, n), cmap="gray", vmin=0, vmax=1)
+ax.imshow(
+    1 - tile(vae.inverse_transform(grid), n, n), cmap="gray", vmin=0, vmax=1
+)
 ax.set_title("Decoder means over the latent plane (inverse-CDF grid)")
 ax.axis("off")
 plt.show()
@@ -66,7 +70,7 @@ plt.show()
 # same ``z`` (same ``random_state``).
 means = vae.sample(40, random_state=0)
 draws = vae.sample(40, random_state=0, kind="draw")
-fig, axes = plt.subplots(1, 2, figsize=(11, 5), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
 for ax, images, title in [
     (axes[0], means, 'sample(kind="mean")'),
     (axes[1], draws, 'sample(kind="draw")'),

@@ -128,11 +128,11 @@ class Autoencoder(BaseAutoencoder):
 
     References
     ----------
-    .. [1] P. Baldi and K. Hornik, "Neural networks and principal component analysis: Learning from
+    .. [1] Baldi, P. and K. Hornik, "Neural networks and principal component analysis: Learning from
        examples without local minima", Neural Networks 2(1), 1989.
-    .. [2] G. E. Hinton and R. R. Salakhutdinov, "Reducing the dimensionality of data with neural
+    .. [2] Hinton, G. E. and R. R. Salakhutdinov, "Reducing the dimensionality of data with neural
        networks", Science 313(5786), 2006.
-    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, chapter 14.
+    .. [3] Goodfellow, I., Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, chapter 14.
 
     Examples
     --------

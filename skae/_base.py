@@ -192,10 +192,16 @@ def _feature_statistics(X):
 
 
 class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta):
-    """Base class for skae autoencoders. Not to be used directly: use a subclass.
+    """Base class of the skae estimators: the training engine they share. Not to be used directly.
 
-    Subclasses implement :meth:`_build_module` and may override :meth:`_corrupt`, :meth:`_loss`,
-    :meth:`_score_samples_tensor` and :meth:`_check_params`.
+    Every skae estimator inherits from it the training loop (mini-batch Adam, early stopping,
+    ``warm_start``, ``partial_fit``) and the methods documented below. The parameters they share are
+    documented on each estimator's page (:class:`Autoencoder` lists them all) and summarised in the
+    :ref:`user guide <shared>`.
+
+    A new estimator subclasses it and implements the private ``_build_module`` hook; it may override
+    ``_corrupt``, ``_loss``, ``_score_samples_tensor`` and ``_check_params`` (see their docstrings in
+    the source).
     """
 
     _parameter_constraints: dict = {
@@ -796,6 +802,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
 
         Returns
         -------
@@ -821,7 +828,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
         y : Ignored
+            Not used, present for API consistency by convention.
 
         Returns
         -------
@@ -845,6 +854,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Points at which the encoder's Jacobian is evaluated.
 
         Returns
         -------

@@ -1,4 +1,4 @@
-"""The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + α·ℓ_X(all rows)."""
+"""The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + λ·ℓ_X(all rows)."""
 
 import warnings
 from numbers import Integral, Real
@@ -105,7 +105,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     autoencoder's own training loss (reconstruction plus its penalty, noise or KL term) over *all*
     rows. Unlabeled rows are marked ``-1`` in ``y``, as in :mod:`sklearn.semi_supervised`; they shape
     the code through the reconstruction term only. This is the concurrent training
-    ``ℓ_Y + α·ℓ_X`` of semi-supervised autoencoders (Ranzato & Szummer, 2008; Goodfellow et al.,
+    ``ℓ_Y + λ·ℓ_X`` of semi-supervised autoencoders (Ranzato & Szummer, 2008; Goodfellow et al.,
     2016, §15.1).
 
     Parameters
@@ -117,7 +117,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         parameters (``max_iter``, ``batch_size``, ``learning_rate_init``, ``random_state``,
         ``device`` ...) are ignored: this estimator's own are used. None means ``Autoencoder()``.
     reconstruction_weight : float, default=1.0
-        Weight α of the autoencoder's loss. 0 trains a plain neural-network classifier with the
+        Weight λ of the autoencoder's loss. 0 trains a plain neural-network classifier with the
         autoencoder's encoder as its body (the unlabeled rows then only set the network's input
         standardisation).
     classifier_hidden_layer_sizes : array-like of int, default=()
@@ -230,11 +230,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
 
     References
     ----------
-    .. [1] M. Ranzato and M. Szummer, "Semi-supervised learning of compact document representations
+    .. [1] Ranzato, M. and M. Szummer, "Semi-supervised learning of compact document representations
        with deep networks", ICML 2008.
-    .. [2] D. P. Kingma, D. J. Rezende, S. Mohamed and M. Welling, "Semi-supervised learning with deep
+    .. [2] Kingma, D. P., D. J. Rezende, S. Mohamed and M. Welling, "Semi-supervised learning with deep
        generative models", NeurIPS 2014.
-    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, §15.1.
+    .. [3] Goodfellow, I., Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016, §15.1.
 
     Examples
     --------
@@ -560,6 +560,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
 
         Returns
         -------
@@ -584,6 +585,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
 
         Returns
         -------
@@ -609,6 +611,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to classify.
 
         Returns
         -------

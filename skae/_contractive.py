@@ -152,9 +152,9 @@ class ContractiveAutoencoder(Autoencoder):
 
     References
     ----------
-    .. [1] S. Rifai, P. Vincent, X. Muller, X. Glorot and Y. Bengio, "Contractive auto-encoders:
+    .. [1] Rifai, S., P. Vincent, X. Muller, X. Glorot and Y. Bengio, "Contractive auto-encoders:
        Explicit invariance during feature extraction", ICML 2011.
-    .. [2] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
+    .. [2] Goodfellow, I., Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
        section 14.7.
 
     Examples

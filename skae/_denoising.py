@@ -149,12 +149,12 @@ class DenoisingAutoencoder(Autoencoder):
 
     References
     ----------
-    .. [1] P. Vincent, H. Larochelle, Y. Bengio and P.-A. Manzagol, "Extracting and composing robust
+    .. [1] Vincent, P., H. Larochelle, Y. Bengio and P.-A. Manzagol, "Extracting and composing robust
        features with denoising autoencoders", ICML 2008.
-    .. [2] P. Vincent, H. Larochelle, I. Lajoie, Y. Bengio and P.-A. Manzagol, "Stacked denoising
+    .. [2] Vincent, P., H. Larochelle, I. Lajoie, Y. Bengio and P.-A. Manzagol, "Stacked denoising
        autoencoders: Learning useful representations in a deep network with a local denoising
        criterion", JMLR 11, 2010.
-    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
+    .. [3] Goodfellow, I., Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
        section 14.5.
 
     Examples

@@ -156,9 +156,9 @@ class SparseAutoencoder(BaseAutoencoder):
 
     References
     ----------
-    .. [1] A. Makhzani and B. Frey, "k-Sparse Autoencoders", ICLR 2014.
-    .. [2] A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford University, 2011.
-    .. [3] I. Goodfellow, Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
+    .. [1] Makhzani, A. and B. Frey, "k-Sparse Autoencoders", ICLR 2014.
+    .. [2] Ng, A., "Sparse autoencoder", CS294A lecture notes, Stanford University, 2011.
+    .. [3] Goodfellow, I., Y. Bengio and A. Courville, "Deep Learning", MIT Press, 2016,
        section 14.2.1.
 
     Examples

@@ -175,7 +175,7 @@ def kl_standard_normal(mu, logvar):
 
 
 class VAE(BaseAutoencoder):
-    """Variational autoencoder: a Gaussian latent-variable model fitted by maximising the ELBO.
+    r"""Variational autoencoder: a Gaussian latent-variable model fitted by maximising the ELBO.
 
     The generative model is ``z ~ N(0, I)``, ``x | z ~ p(x|z)`` with a decoder network giving the
     parameters of ``p(x|z)``: independent Bernoulli variables (``likelihood="bernoulli"``, X in
@@ -184,7 +184,10 @@ class VAE(BaseAutoencoder):
     ``q(z|x) = N(mu(x), diag(sigma²(x)))``. Training minimises the negative evidence lower bound,
     per sample and in nats (summed over features),
 
-        ``-ELBO(x) = -E_q[log p(x|z)] + beta * KL(q(z|x) || N(0, I))``,
+    .. math::
+
+        -\mathrm{ELBO}(x) = -\mathbb{E}_{q(z \mid x)}\big[\log p(x \mid z)\big]
+        + \beta\, \mathrm{KL}\big(q(z \mid x) \,\big\|\, \mathcal{N}(0, I)\big),
 
     with one reparameterised draw ``z = mu + sigma * eps`` per sample for the expectation and the KL
     divergence in closed form (Kingma & Welling, 2014).
@@ -248,7 +251,7 @@ class VAE(BaseAutoencoder):
 
     Attributes
     ----------
-    module_ : VAEModule
+    module_ : torch.nn.Module
         The trained network: ``posterior(x) -> (mu, logvar)``, ``encode``, ``decode``.
     n_features_in_ : int
         Number of features seen during fit.
@@ -281,7 +284,7 @@ class VAE(BaseAutoencoder):
     vectors, the same for every row, so that a row's score depends on that row alone and repeated
     calls agree.
 
-    Both log-variances are softly bounded (see :func:`soft_clamp`): the posterior's to ``[-16, 6]``,
+    Both log-variances are bounded by a smooth clamp: the posterior's to ``[-16, 6]``,
     the Gaussian likelihood's to ``[c - 10, c + 5]`` with ``c`` the log of each feature's variance
     in the training data (for a constant feature, the other features' mean), so constant features
     give a finite, large density rather than infinities.
@@ -292,13 +295,13 @@ class VAE(BaseAutoencoder):
 
     References
     ----------
-    .. [1] D. P. Kingma and M. Welling, "Auto-encoding variational Bayes", ICLR 2014.
-    .. [2] D. J. Rezende, S. Mohamed and D. Wierstra, "Stochastic backpropagation and approximate
+    .. [1] Kingma, D. P. and M. Welling, "Auto-encoding variational Bayes", ICLR 2014.
+    .. [2] Rezende, D. J., S. Mohamed and D. Wierstra, "Stochastic backpropagation and approximate
        inference in deep generative models", ICML 2014.
-    .. [3] Y. Burda, R. Grosse and R. Salakhutdinov, "Importance weighted autoencoders", ICLR 2016.
-    .. [4] I. Higgins et al., "beta-VAE: Learning basic visual concepts with a constrained
+    .. [3] Burda, Y., R. Grosse and R. Salakhutdinov, "Importance weighted autoencoders", ICLR 2016.
+    .. [4] Higgins, I. et al., "beta-VAE: Learning basic visual concepts with a constrained
        variational framework", ICLR 2017.
-    .. [5] J. Lucas, G. Tucker, R. Grosse and M. Norouzi, "Don't blame the ELBO! A linear VAE
+    .. [5] Lucas, J., G. Tucker, R. Grosse and M. Norouzi, "Don't blame the ELBO! A linear VAE
        perspective on posterior collapse", NeurIPS 2019.
 
     Examples
@@ -472,6 +475,7 @@ class VAE(BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
 
         Returns
         -------
@@ -495,7 +499,9 @@ class VAE(BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples to score.
         y : Ignored
+            Not used, present for API consistency by convention.
 
         Returns
         -------
@@ -530,6 +536,7 @@ class VAE(BaseAutoencoder):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Samples whose log-likelihood is estimated.
         n_importance_samples : int, default=None
             Number of draws ``k`` per sample; None uses the estimator's ``n_importance_samples``.
         random_state : int, RandomState instance or None, default=0
