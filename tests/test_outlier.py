@@ -243,7 +243,24 @@ def test_default_autoencoder_and_clone_leave_the_parameter_alone():
     ae = small_ae()
     det = AutoencoderOutlierDetector(ae).fit(np.random.RandomState(0).rand(30, 4))
     assert det.autoencoder is ae and not hasattr(ae, "module_")  # a clone was fitted
-    assert type(AutoencoderOutlierDetector()._make_autoencoder()) is Autoencoder
+    for n_features, k in [(1, 1), (3, 1), (30, 15), (64, 32), (784, 32)]:
+        made = AutoencoderOutlierDetector()._make_autoencoder(n_features)
+        assert type(made) is Autoencoder and made.n_components == k
+        assert made.get_params() == Autoencoder(n_components=k).get_params()
+
+
+def test_random_state_seeds_the_autoencoder():
+    X = np.random.RandomState(0).rand(40, 6)
+    ae = small_ae(random_state=None)
+    a = AutoencoderOutlierDetector(ae, random_state=3).fit(X)
+    b = AutoencoderOutlierDetector(small_ae(random_state=3)).fit(X)
+    assert a.autoencoder_.random_state == 3 and ae.random_state is None
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+    # None leaves the autoencoder's own seed in charge; the default autoencoder is seeded too.
+    assert AutoencoderOutlierDetector(small_ae(random_state=5)).fit(X).autoencoder_.random_state == 5
+    c, d = (AutoencoderOutlierDetector(random_state=0).fit(X) for _ in range(2))
+    np.testing.assert_array_equal(c.score_samples(X), d.score_samples(X))
+    assert c.offset_ == d.offset_
 
 
 # ------------------------------------------------------------------------------------------ errors
