@@ -28,13 +28,20 @@ _SCORE_BLOCK = 256
 _TUKEY_K = 1.5
 
 
+# Dropout of the default autoencoder (pyod's AutoEncoder default too). Trained on contaminated rows, an
+# autoencoder also learns to reconstruct the outliers among them; dropout slows that memorisation. With
+# 5 % other digits among one digit's 8x8 images, the ROC-AUC of the training rows themselves rose from
+# 0.88 to 0.95 (held-out rows: 0.991 to 0.992); on MNIST digits 2, 5 and 8 from 0.852 to 0.867.
+_DEFAULT_DROPOUT = 0.2
+
+
 def _default_code_size(n_features):
     """The default autoencoder's ``n_components``: half the features, at most 32.
 
     Narrow enough that the network cannot copy its input (an identity map reconstructs outliers as
-    well as inliers), wide enough to reconstruct the inliers' detail: with a 2-D code the default
-    detector's ROC-AUC on MNIST (one digit against the rest) drops from about 0.95 to 0.83 for the
-    digit 3, and 16 to 64 units do about as well as each other (benchmarks/bench_outliers.py).
+    well as inliers), wide enough to reconstruct the inliers' detail. On MNIST, the digit 3 against
+    5 % other digits, ROC-AUC was 0.83 with a 2-unit code and 0.92 with 32 units; 16, 32 and 64 units
+    did about equally well over the digits 1, 3 and 7 (0.952, 0.957, 0.954).
     """
     return min(32, max(1, n_features // 2))
 
@@ -67,8 +74,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         ``random_state`` ...), which a grid search reaches as ``autoencoder__<name>``. It is cloned
         at fit, never modified. A fitted autoencoder wrapped in
         :class:`~sklearn.frozen.FrozenEstimator` is used as it is: :meth:`fit` then only sets the
-        threshold. None means ``Autoencoder(n_components=min(32, max(1, n_features // 2)))``
-        (all its other parameters at their defaults): a code half as wide as the input, at most 32.
+        threshold. None means ``Autoencoder(n_components=min(32, max(1, n_features // 2)),
+        dropout=0.2)``, all its other parameters at their defaults: a code half as wide as the input,
+        at most 32 units, and dropout against memorising the outliers among the training rows.
     contamination : "auto" or float, default="auto"
         The expected proportion of outliers in the training data.
 
@@ -169,7 +177,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     def _make_autoencoder(self, n_features):
         if self.autoencoder is None:
-            ae = Autoencoder(n_components=_default_code_size(n_features))
+            ae = Autoencoder(n_components=_default_code_size(n_features), dropout=_DEFAULT_DROPOUT)
         else:
             ae = self.autoencoder
             inner = _unwrap(ae)

@@ -246,7 +246,7 @@ def test_default_autoencoder_and_clone_leave_the_parameter_alone():
     for n_features, k in [(1, 1), (3, 1), (30, 15), (64, 32), (784, 32)]:
         made = AutoencoderOutlierDetector()._make_autoencoder(n_features)
         assert type(made) is Autoencoder and made.n_components == k
-        assert made.get_params() == Autoencoder(n_components=k).get_params()
+        assert made.get_params() == Autoencoder(n_components=k, dropout=0.2).get_params()
 
 
 def test_random_state_seeds_the_autoencoder():
