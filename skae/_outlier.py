@@ -129,10 +129,11 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     worse than the rest. pyod's detectors default to ``contamination=0.1``; pass a float when
     the proportion of outliers is known.
 
-    *Training on contaminated data.* The autoencoder is fitted on all of X, outliers included: a
-    narrow code (small ``n_components``) and a modest number of epochs keep it from learning to
-    reconstruct the rare rows as well. For novelty detection, fit on clean data only and
-    :meth:`predict` new rows.
+    *Training on contaminated data.* The autoencoder is fitted on all of X, outliers included, and
+    given enough epochs it learns to reconstruct the rare rows as well, which hides them from
+    :meth:`fit_predict`. A narrow code (small ``n_components``), dropout (the default autoencoder's
+    0.2) and a modest number of epochs slow that down. For novelty detection, fit on clean data only
+    and :meth:`predict` new rows.
 
     *Scores.* :meth:`score_samples` returns the autoencoder's score as float64. The autoencoder is
     evaluated on blocks of a fixed number of rows, so that each row's score is bit-for-bit the same
