@@ -5,6 +5,7 @@ from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
 from ._contractive import ContractiveAutoencoder
 from ._denoising import DenoisingAutoencoder
+from ._outlier import AutoencoderOutlierDetector
 from ._sparse import SparseAutoencoder
 from ._vae import VAE
 from ._version import __version__
@@ -12,6 +13,7 @@ from ._version import __version__
 __all__ = [
     "Autoencoder",
     "AutoencoderClassifier",
+    "AutoencoderOutlierDetector",
     "BaseAutoencoder",
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",

@@ -45,6 +45,17 @@ def public_estimators():
 
 ESTIMATORS = public_estimators()
 IDS = [cls.__name__ for cls in ESTIMATORS]
+# The estimators that the training engine fits directly (module_, partial_fit, the engine's pickled
+# state). The outlier detector fits a wrapped autoencoder instead; tests of the engine's internals
+# (interrupted training, resumed training, surgery on the pickled state) cover that autoencoder as
+# itself.
+ENGINE_ESTIMATORS = [cls for cls in ESTIMATORS if issubclass(cls, skae.BaseAutoencoder)]
+ENGINE_IDS = [cls.__name__ for cls in ENGINE_ESTIMATORS]
+
+
+def trained(est):
+    """The fitted engine estimator behind ``est``: itself, or the autoencoder a detector wraps."""
+    return est if isinstance(est, skae.BaseAutoencoder) else est.autoencoder_
 
 
 def make(cls, **overrides):
@@ -96,7 +107,7 @@ def outputs(est, X, y=None):
         out["inverse_transform"] = est.inverse_transform(out["transform"])
     if hasattr(est, "score_samples"):
         out["score_samples"] = est.score_samples(X)
-    for method in ("predict", "predict_proba", "predict_log_proba", "log_likelihood"):
+    for method in ("predict", "decision_function", "predict_proba", "predict_log_proba", "log_likelihood"):
         if hasattr(est, method):
             out[method] = getattr(est, method)(X)
     if hasattr(est, "jacobian"):

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import torch
-from _reliability import ESTIMATORS, IDS, data, fit, fit_kwargs, make, one_torch_thread  # noqa: F401
+from _reliability import ESTIMATORS, IDS, data, fit, fit_kwargs, make, one_torch_thread, trained  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -33,6 +33,7 @@ X_METHODS = [
     "score_samples",
     "score",
     "predict",
+    "decision_function",
     "predict_proba",
     "predict_log_proba",
     "log_likelihood",
@@ -97,16 +98,18 @@ def _call(est, method, X):
 
 
 def _expected_shape(est, method, n):
+    k = getattr(est, "n_components", None)  # an outlier detector has no code
     return {
-        "transform": (n, est.n_components),
+        "transform": (n, k),
         "inverse_transform": (n, est.n_features_in_),
         "score_samples": (n,),
         "score": (),
         "predict": (n,),
+        "decision_function": (n,),
         "predict_proba": (n, len(getattr(est, "classes_", ()))),
         "predict_log_proba": (n, len(getattr(est, "classes_", ()))),
         "log_likelihood": (n,),
-        "jacobian": (n, est.n_components, est.n_features_in_),
+        "jacobian": (n, k, est.n_features_in_),
     }[method]
 
 
@@ -127,7 +130,7 @@ def check_call(est, method, X, must_fail=False, match=None):
         assert not must_fail, f"{method} accepted input it must refuse"
         if method in ("fit", "partial_fit"):
             assert out is est
-            assert all(bool(torch.isfinite(p).all()) for p in est.module_.parameters())
+            assert all(bool(torch.isfinite(p).all()) for p in trained(est).module_.parameters())
         else:
             out = np.asarray(out)
             assert out.shape == _expected_shape(est, method, _n_rows(X)), (method, out.shape)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 from _reliability import (  # noqa: F401
-    ESTIMATORS,
-    IDS,
+    ENGINE_ESTIMATORS,
+    ENGINE_IDS,
     assert_identical,
     data,
     fit,
@@ -74,7 +74,7 @@ def _reference(cls, epochs, **params):
     return fit(_small(cls, max_iter=epochs, **params), X, Y)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("cls", ENGINE_ESTIMATORS, ids=ENGINE_IDS)
 @pytest.mark.parametrize("epoch", [0, 2])
 def test_keyboard_interrupt_keeps_the_last_complete_epoch(cls, epoch):
     call = epoch * BATCHES_PER_EPOCH + 2  # the second batch of the epoch after `epoch` complete ones
@@ -92,7 +92,7 @@ def test_keyboard_interrupt_keeps_the_last_complete_epoch(cls, epoch):
     assert est.n_iter_ == epoch + 1
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("cls", ENGINE_ESTIMATORS, ids=ENGINE_IDS)
 def test_keyboard_interrupt_with_early_stopping_keeps_the_best_epoch(cls):
     # 54 training rows after the 10% validation split: still 3 batches of 20 per epoch.
     est = _failing_on(_small(cls, early_stopping=True), 3 * BATCHES_PER_EPOCH + 2, _interrupt)
@@ -105,7 +105,7 @@ def test_keyboard_interrupt_with_early_stopping_keeps_the_best_epoch(cls):
     assert_identical(outputs(est, X, Y), outputs(_reference(cls, 3, early_stopping=True), X, Y))
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("cls", ENGINE_ESTIMATORS, ids=ENGINE_IDS)
 def test_keyboard_interrupt_in_partial_fit(cls):
     est = fit(_small(cls), X, Y, method="partial_fit")
     before = outputs(est, X, Y)
@@ -115,7 +115,7 @@ def test_keyboard_interrupt_in_partial_fit(cls):
     assert_identical(outputs(est, X, Y), before)
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("cls", ENGINE_ESTIMATORS, ids=ENGINE_IDS)
 @pytest.mark.parametrize("epoch", [0, 2])
 def test_non_finite_loss_restores_the_last_finite_epoch(cls, epoch):
     est = _failing_on(_small(cls), epoch * BATCHES_PER_EPOCH + 2, _nan)
@@ -127,7 +127,7 @@ def test_non_finite_loss_restores_the_last_finite_epoch(cls, epoch):
     assert_identical(outputs(est, X, Y), outputs(_reference(cls, epoch), X, Y))
 
 
-@pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
+@pytest.mark.parametrize("cls", ENGINE_ESTIMATORS, ids=ENGINE_IDS)
 def test_learning_rate_that_blows_up(cls):
     # The network standardises its input, so large inputs alone no longer blow it up: a huge step does.
     est = _small(cls, learning_rate_init=1e30, max_iter=20)
