@@ -229,5 +229,6 @@ class ConvAutoencoderModule(nn.Module):
         return h.permute(0, 2, 3, 1).flatten(1)
 
     def forward(self, x):
+        """``(code, reconstruction)`` of rows ``x``: :meth:`encode`, then :meth:`decode`."""
         code = self.encode(x)
         return code, self.decode(code)
