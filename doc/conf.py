@@ -25,6 +25,7 @@ from make_inventories import BASE_URLS  # noqa: E402
 from sklearn.base import BaseEstimator  # noqa: E402
 
 import skae  # noqa: E402
+import skae.modules  # noqa: E402
 
 # -- Project ---------------------------------------------------------------------------------------
 
@@ -187,10 +188,10 @@ def _write_api_page():
         "",
     ]
 
-    def section(title, names, template):
+    def section(title, names, template, intro=()):
         if not names:
             return
-        lines.extend([title, "=" * len(title), ""])
+        lines.extend([title, "=" * len(title), "", *intro])
         lines.extend(
             [".. autosummary::", "   :toctree: generated/", f"   :template: {template}", ""]
         )
@@ -202,6 +203,22 @@ def _write_api_page():
     section("Estimators", estimators, "autosummary/class.rst")
     section("Base classes", bases, "autosummary/base_class.rst")
     section("Functions and other objects", others, "autosummary/function.rst")
+    # The torch networks for the ``module`` parameter: their pages leave out the hundred methods they
+    # inherit from torch.nn.Module.
+    section(
+        "Networks for the ``module`` parameter",
+        skae.modules.__all__,
+        "autosummary/torch_module.rst",
+        # The module's docstring only: its classes get pages of their own (autodoc's default
+        # members=True overrides :no-members:, so they are excluded by name).
+        intro=[
+            ".. automodule:: skae.modules",
+            f"   :exclude-members: {', '.join(skae.modules.__all__)}",
+            "",
+            ".. currentmodule:: skae.modules",
+            "",
+        ],
+    )
     text = "\n".join(lines)
     return estimators, text
 

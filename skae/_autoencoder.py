@@ -1,14 +1,93 @@
 """The plain undercomplete autoencoder."""
 
+from functools import partial
+
 from sklearn.utils._param_validation import StrOptions
+from torch import nn
 
 from ._base import BaseAutoencoder
-from ._modules import ACTIVATIONS, AutoencoderModule
+from ._modules import ACTIVATIONS, AutoencoderModule, UserModule
 
 __all__ = ["Autoencoder"]
 
 
-class Autoencoder(BaseAutoencoder):
+def _name(factory):
+    """How an error message names the ``module`` factory."""
+    return getattr(factory, "__qualname__", None) or type(factory).__qualname__
+
+
+def _call_factory(factory, params, n_features, n_components):
+    try:
+        return factory(n_features, n_components, **params)
+    except TypeError as exc:
+        raise TypeError(
+            f"module={_name(factory)} could not build the network as module(n_features={n_features}, "
+            f"n_components={n_components}, **module_params) with module_params={params!r}: {exc}"
+        ) from exc
+
+
+class _ModuleMixin:
+    """The ``module`` and ``module_params`` parameters: the user's network instead of the MLP.
+
+    ``set_params(module__name=value)`` sets one entry of ``module_params`` (skorch's convention), so
+    that ``GridSearchCV`` can search a network's own hyperparameters one by one.
+    """
+
+    _module_constraints: dict = {"module": [callable, None], "module_params": [dict, None]}
+
+    def set_params(self, **params):
+        prefix = "module__"
+        entries = {key[len(prefix) :]: params.pop(key) for key in list(params) if key.startswith(prefix)}
+        super().set_params(**params)
+        if entries:
+            self.module_params = {**(self.module_params or {}), **entries}
+        return self
+
+    def _check_params(self, X):
+        super()._check_params(X)
+        if isinstance(self.module, nn.Module):
+            # An instance is callable (its forward), so the constraint lets it through; it would also
+            # put torch objects in the estimator's parameters, which pickle and clone must not hold.
+            raise TypeError(
+                f"module must be a class or function that builds the network, not a network: pass "
+                f"module={type(self.module).__qualname__} and its keyword arguments in module_params."
+            )
+        if self.module is None and self.module_params:
+            raise ValueError(
+                f"module_params={self.module_params!r} is given but module=None: module_params are "
+                "the keyword arguments of the network built by module (e.g. "
+                "skae.modules.ConvAutoencoderModule); the built-in network takes hidden_layer_sizes, "
+                "activation, tied_weights and dropout instead."
+            )
+
+    def _autoencoder_module(self, n_features, *, code_activation, k=None, code_bias=0.0):
+        """The network: the built-in MLP, or the one ``module`` builds, run by :class:`UserModule`."""
+        if self.module is None:
+            return AutoencoderModule(
+                n_features,
+                self.n_components,
+                hidden_layer_sizes=self._hidden_sizes(),
+                activation=self.activation,
+                code_activation=code_activation,
+                output_activation=self._output_activation(),
+                tied_weights=self.tied_weights,
+                dropout=self.dropout,
+                k=k,
+                code_bias=code_bias,
+            )
+        build = partial(_call_factory, self.module, dict(self.module_params or {}), n_features, self.n_components)
+        return UserModule(
+            build,
+            n_features,
+            self.n_components,
+            code_activation=code_activation,
+            output_activation=self._output_activation(),
+            k=k,
+            code_bias=code_bias,
+        )
+
+
+class Autoencoder(_ModuleMixin, BaseAutoencoder):
     """Undercomplete autoencoder: an encoder ``h = f(x)`` and a decoder ``r = g(h)`` trained to
     reconstruct their input.
 
@@ -78,6 +157,17 @@ class Autoencoder(BaseAutoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    module : callable, default=None
+        A network of your own instead of the fully connected one: a class or function called as
+        ``module(n_features, n_components, **module_params)`` that returns a
+        :class:`torch.nn.Module` with ``encode`` and ``decode`` methods, such as
+        :class:`skae.modules.ConvAutoencoderModule`. It computes in standardised units, and
+        the rest of the estimator applies to it (the loss, ``code_activation``, ``output_activation``);
+        ``hidden_layer_sizes``, ``activation``, ``tied_weights`` and ``dropout`` are ignored.
+        See the :ref:`User Guide <custom_modules>`.
+    module_params : dict, default=None
+        Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
+        that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
 
     Attributes
     ----------
@@ -150,6 +240,7 @@ class Autoencoder(BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
+        **_ModuleMixin._module_constraints,
         "code_activation": [StrOptions(set(ACTIVATIONS))],
     }
 
@@ -178,6 +269,8 @@ class Autoencoder(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        module=None,
+        module_params=None,
     ):
         super().__init__(
             n_components=n_components,
@@ -203,15 +296,8 @@ class Autoencoder(BaseAutoencoder):
             precision=precision,
         )
         self.code_activation = code_activation
+        self.module = module
+        self.module_params = module_params
 
     def _build_module(self, n_features):
-        return AutoencoderModule(
-            n_features,
-            self.n_components,
-            hidden_layer_sizes=self._hidden_sizes(),
-            activation=self.activation,
-            code_activation=self.code_activation,
-            output_activation=self._output_activation(),
-            tied_weights=self.tied_weights,
-            dropout=self.dropout,
-        )
+        return self._autoencoder_module(n_features, code_activation=self.code_activation)

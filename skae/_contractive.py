@@ -4,7 +4,7 @@ from numbers import Real
 
 from sklearn.utils._param_validation import Interval
 
-from ._autoencoder import Autoencoder
+from ._autoencoder import Autoencoder, _name
 from ._modules import ACTIVATIONS, dropout_mask
 from ._penalties import contractive_penalty
 
@@ -87,6 +87,11 @@ class ContractiveAutoencoder(Autoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    module : callable, default=None
+        A network of your own (see :class:`Autoencoder`). The exact penalty walks the layers of
+        the built-in fully connected encoder, so fitting with a ``module`` raises a ``ValueError``.
+    module_params : dict, default=None
+        Keyword arguments of ``module``.
 
     Attributes
     ----------
@@ -203,6 +208,8 @@ class ContractiveAutoencoder(Autoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        module=None,
+        module_params=None,
     ):
         super().__init__(
             n_components=n_components,
@@ -227,8 +234,20 @@ class ContractiveAutoencoder(Autoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            module=module,
+            module_params=module_params,
         )
         self.contraction_weight = contraction_weight
+
+    def _check_params(self, X):
+        super()._check_params(X)
+        if self.module is not None:
+            raise ValueError(
+                f"{type(self).__name__} computes its penalty exactly by walking the layers of skae's "
+                f"own fully connected encoder, which module={_name(self.module)} replaces. Use the "
+                "stochastic estimate of the penalty, which needs only the network's encode "
+                "(the contraction_estimator parameter), or leave module=None."
+            )
 
     def _forward(self, module, X_in, generator):
         """The encoder layer by layer, keeping what the penalty needs: no second forward pass.

@@ -91,6 +91,18 @@ class DenoisingAutoencoder(Autoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    module : callable, default=None
+        A network of your own instead of the fully connected one: a class or function called as
+        ``module(n_features, n_components, **module_params)`` that returns a
+        :class:`torch.nn.Module` with ``encode`` and ``decode`` methods, such as
+        :class:`skae.modules.ConvAutoencoderModule`. It computes in standardised units, and
+        the rest of the estimator applies to it (the noise, the loss, ``code_activation``,
+        ``output_activation``);
+        ``hidden_layer_sizes``, ``activation``, ``tied_weights`` and ``dropout`` are ignored.
+        See the :ref:`User Guide <custom_modules>`.
+    module_params : dict, default=None
+        Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
+        that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
 
     Attributes
     ----------
@@ -207,6 +219,8 @@ class DenoisingAutoencoder(Autoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        module=None,
+        module_params=None,
     ):
         super().__init__(
             n_components=n_components,
@@ -231,6 +245,8 @@ class DenoisingAutoencoder(Autoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            module=module,
+            module_params=module_params,
         )
         self.noise = noise
         self.noise_level = noise_level

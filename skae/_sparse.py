@@ -5,8 +5,8 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._autoencoder import _ModuleMixin
 from ._base import BaseAutoencoder
-from ._modules import AutoencoderModule
 from ._penalties import kl_sparsity_penalty, l1_penalty
 
 __all__ = ["SparseAutoencoder"]
@@ -15,7 +15,7 @@ __all__ = ["SparseAutoencoder"]
 _CODE_ACTIVATION = {"l1": "relu", "kl": "sigmoid", "topk": "identity"}
 
 
-class SparseAutoencoder(BaseAutoencoder):
+class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
     """Sparse autoencoder: an autoencoder whose code is pushed towards few active units.
 
     Sparsity lets the code be overcomplete (``n_components > n_features``) and still learn useful
@@ -93,6 +93,18 @@ class SparseAutoencoder(BaseAutoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    module : callable, default=None
+        A network of your own instead of the fully connected one: a class or function called as
+        ``module(n_features, n_components, **module_params)`` that returns a
+        :class:`torch.nn.Module` with ``encode`` and ``decode`` methods, such as
+        :class:`skae.modules.ConvAutoencoderModule`. It computes in standardised units, and
+        the rest of the estimator applies to it (the sparsity penalty or top-k constraint,
+        the loss, ``output_activation``);
+        ``hidden_layer_sizes``, ``activation``, ``tied_weights`` and ``dropout`` are ignored.
+        See the :ref:`User Guide <custom_modules>`.
+    module_params : dict, default=None
+        Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
+        that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
 
     Attributes
     ----------
@@ -178,6 +190,7 @@ class SparseAutoencoder(BaseAutoencoder):
 
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
+        **_ModuleMixin._module_constraints,
         "sparsity": [StrOptions({"l1", "kl", "topk"})],
         "sparsity_weight": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
@@ -212,6 +225,8 @@ class SparseAutoencoder(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        module=None,
+        module_params=None,
     ):
         super().__init__(
             n_components=n_components,
@@ -240,6 +255,8 @@ class SparseAutoencoder(BaseAutoencoder):
         self.sparsity_weight = sparsity_weight
         self.sparsity_target = sparsity_target
         self.k = k
+        self.module = module
+        self.module_params = module_params
 
     def _check_params(self, X):
         super()._check_params(X)
@@ -260,15 +277,9 @@ class SparseAutoencoder(BaseAutoencoder):
                 module.k = self.k
 
     def _build_module(self, n_features):
-        return AutoencoderModule(
+        return self._autoencoder_module(
             n_features,
-            self.n_components,
-            hidden_layer_sizes=self._hidden_sizes(),
-            activation=self.activation,
             code_activation=_CODE_ACTIVATION[self.sparsity],
-            output_activation=self._output_activation(),
-            tied_weights=self.tied_weights,
-            dropout=self.dropout,
             k=self.k if self.sparsity == "topk" else None,
             # KL: start every sigmoid unit at the target mean activation rather than at 0.5. The input
             # is centred, so the bias alone (moving about learning_rate_init per step) must get there.

@@ -6,6 +6,8 @@ by the persistence, fuzzing, interruption and determinism tests as soon as it is
 
 import hashlib
 import inspect
+import io
+import pickletools
 import warnings
 
 import numpy as np
@@ -141,3 +143,16 @@ def digest(out):
         h.update(f"{key}:{value.dtype}:{value.shape}".encode())
         h.update(value.tobytes())
     return h.hexdigest()
+
+
+def pickled_globals(payload):
+    """The module names a pickle imports (GLOBAL / STACK_GLOBAL operands)."""
+    names, strings = set(), []
+    for op, arg, _ in pickletools.genops(io.BytesIO(payload)):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif op.name == "STACK_GLOBAL":
+            names.add(strings[-2])
+        elif op.name == "GLOBAL":
+            names.add(arg.split(" ")[0])
+    return names

@@ -1,8 +1,6 @@
 """Persistence of every public estimator: pickle, joblib, skops, other devices, other skae versions."""
 
-import io
 import pickle
-import pickletools
 import warnings
 
 import joblib
@@ -21,6 +19,7 @@ from _reliability import (  # noqa: F401
     one_torch_thread,
     outputs,
     trained,
+    pickled_globals,
 )
 
 import skae
@@ -79,25 +78,12 @@ def test_unfitted_roundtrip(cls):
     assert repr(loaded) == repr(est)
 
 
-def _pickled_globals(payload):
-    """The module names a pickle imports (GLOBAL / STACK_GLOBAL operands)."""
-    names, strings = set(), []
-    for op, arg, _ in pickletools.genops(io.BytesIO(payload)):
-        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
-            strings.append(arg)
-        elif op.name == "STACK_GLOBAL":
-            names.add(strings[-2])
-        elif op.name == "GLOBAL":
-            names.add(arg.split(" ")[0])
-    return names
-
-
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
 def test_pickle_holds_no_torch_storage(cls, fitted):
     # What makes a model fitted on a GPU load on a CPU-only machine: the payload holds numpy arrays
     # only, no torch storage that would need the device it was saved from.
     est, _, _ = fitted[cls]
-    modules = _pickled_globals(pickle.dumps(est))
+    modules = pickled_globals(pickle.dumps(est))
     assert not any(m.split(".")[0] == "torch" for m in modules), modules
     assert "skae._modules" not in modules  # the network is rebuilt, not unpickled
 

@@ -53,6 +53,7 @@ GALLERY_ORDER = [
     "plot_2d_codes.py",
     "plot_anomaly_detection.py",
     "plot_denoising.py",
+    "plot_conv_denoising.py",
     "plot_sparse_filters.py",
     "plot_contractive_tangents.py",
     "plot_vae_latent_space.py",
