@@ -18,8 +18,8 @@ from _reliability import (  # noqa: F401
     make,
     one_torch_thread,
     outputs,
-    trained,
     pickled_globals,
+    trained,
 )
 
 import skae
