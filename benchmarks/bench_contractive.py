@@ -137,7 +137,7 @@ def main():
             "digits, tanh",
             "contraction_weight",
             "n_projections",
-            "E|g_batch - g|^2, exact",
+            "E‖g_batch − g‖², exact",
             "same, stochastic",
             "ratio",
         ],

@@ -1,5 +1,6 @@
 """ContractiveAutoencoder: an exact Jacobian penalty that contracts the encoder, on digits."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -301,6 +302,20 @@ def test_stochastic_penalty_in_the_semi_supervised_classifier(digits):
     a = fit_quiet(clf, X, y).predict_proba(X[:20])
     b = fit_quiet(clf, X, y).predict_proba(X[:20])
     np.testing.assert_array_equal(a, b)
+
+
+def test_stochastic_training_resumes_identically_after_a_roundtrip(digits):
+    # The generator's state travels with the model, so the next projections are the same ones.
+    est = ContractiveAutoencoder(
+        n_components=6, contraction_estimator="stochastic", hidden_layer_sizes=(16,), max_iter=2, random_state=0
+    )
+    est = fit_quiet(est, digits[:200])
+    copy = pickle.loads(pickle.dumps(est))
+    assert copy.get_params() == est.get_params()
+    est.partial_fit(digits[:200])
+    copy.partial_fit(digits[:200])
+    np.testing.assert_array_equal(copy.transform(digits[:10]), est.transform(digits[:10]))
+    assert copy.loss_curve_ == est.loss_curve_
 
 
 @pytest.mark.parametrize(
