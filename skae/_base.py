@@ -945,10 +945,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Notes
         -----
-        Were the singular vectors taken of the Jacobian in the user's units instead, features of
+        The directions orthogonal to those returned are the ones the code ignores. A contractive
+        encoder learns to ignore the directions orthogonal to the manifold in the units its penalty
+        measures, the standardised ones, so the singular vectors are taken there. Taken of
+        :meth:`jacobian` in the user's units, they would assume orthogonality in those units
+        instead: on features of unequal spread they would leave the tangent space (tens of degrees
+        on a circle embedded in 10 dimensions, where these are within a few), and features of
         small spread would dominate them (a unit step in such a feature is many of its standard
-        deviations) and, on features of unequal spread, the directions would leave the tangent
-        space even of an encoder that is exactly flat across the manifold.
+        deviations).
 
         The Jacobians are computed and decomposed a batch of rows at a time, so memory stays
         bounded whatever the number of samples.
