@@ -154,7 +154,7 @@ class ContractiveAutoencoder(Autoencoder):
     For deeper encoders ``J = D_L W_L ⋯ D_1 W_1`` with ``D_l = diag(a'(z_l))`` is formed exactly,
     from the code side, as K vector-Jacobian products at once; its cost is about K encoder forward
     passes (with their backward), so it dominates the epoch for wide encoders and large K: on
-    MNIST 784-1000-500-250-30 an epoch costs about 13-15 plain epochs (``benchmarks/RESULTS.md``),
+    MNIST 784-1000-500-250-30 an epoch costs about 12-16 plain epochs (``benchmarks/RESULTS.md``),
     which is what the multiply-add count of an exact penalty predicts.
 
     The stochastic penalty rests on ``‖J‖²_F = E‖vᵀ J‖²`` for any random ``v`` with
