@@ -176,15 +176,15 @@ class ContractiveAutoencoder(Autoencoder):
     64-128-K, estimate            1.1x   1.1x   1.2x   1.6x   1.1x
     ============================  =====  =====  =====  =====  =====
 
-    The estimate wins from a few code units on; the exact penalty costs about as much or less for
-    codes of 2 units, and for a one-layer encoder (its closed form costs O(K) per sample): what
-    "auto" picks. The price of the estimate is a noisier gradient. At batch 256 on the digits, its
-    variance was 1.1-1.3 times that of the exact penalty's mini-batch gradient with
-    ``contraction_weight=0.01``, 2.8-3.8 times with 0.1, and 1.4-1.7 times with 0.1 and
-    ``n_projections=4``. After 30 epochs on the digits (64-64-16, tanh) it reached the exact
-    penalty's ``‖J‖²_F`` and reconstruction error with ``contraction_weight=0.01``, and a
-    ``‖J‖²_F`` 17-32 % higher with 0.1; its features were as good on MNIST
-    (``bench_features_mnist.py``).
+    The estimate wins from a few code units on. For codes of 2 units the exact penalty's epoch
+    costs 0.85-1.25 times the estimate's, with no variance, and for a one-layer encoder its
+    closed form costs O(K) per sample: there "auto" picks it. The price of the estimate is a
+    noisier gradient. At batch 256 on the digits, its variance was 1.1-1.3 times that of the
+    exact penalty's mini-batch gradient with ``contraction_weight=0.01``, 2.8-3.8 times with 0.1,
+    and 1.4-1.7 times with 0.1 and ``n_projections=4``. After 30 epochs on the digits (64-64-16,
+    tanh) it reached the exact penalty's ``‖J‖²_F`` and reconstruction error with
+    ``contraction_weight=0.01``, and a ``‖J‖²_F`` 17-32 % higher with 0.1; its features were as
+    good on MNIST (``bench_features_mnist.py``).
 
     The code layer is linear, as in :class:`Autoencoder`; with ``hidden_layer_sizes=()`` the Jacobian is
     then the constant ``W`` and the penalty reduces to the weight decay ``λ‖W‖²_F``, so use at
