@@ -5,7 +5,9 @@ between the estimators round after round (forward order, then reverse, to cancel
 shared machine's load), medians reported. An "epoch" is one ``partial_fit`` over the first
 ``--rows`` training images (10,000 by default, to keep the run short).
 
-Targets (issue 3): sparse and denoising <= 1.1x a plain epoch; contractive <= 2.5x.
+Targets (issue 3): sparse and denoising <= 1.1x a plain epoch; contractive <= 2.5x (issue 14:
+met by the stochastic penalty, one random projection, the default for this K=30 code; the exact
+penalty is timed beside it, with no target: its multiply-adds alone are ~15x a forward pass).
 
     python benchmarks/bench_regularizers.py [--rows 10000] [--rounds 3] [--threads N]
         [--chunk ROWS] [--skip-contractive | --contractive-only]
@@ -44,9 +46,27 @@ def estimators():
             DenoisingAutoencoder(noise="salt_and_pepper", **untied),
             "Autoencoder",
         ),
-        ("Contractive (untied)", ContractiveAutoencoder(**untied), "Autoencoder"),
+        (
+            "Contractive exact (untied)",
+            ContractiveAutoencoder(contraction_estimator="exact", **untied),
+            "Autoencoder",
+        ),
+        (
+            "Contractive stochastic (untied)",
+            ContractiveAutoencoder(contraction_estimator="stochastic", **untied),
+            "Autoencoder",
+        ),
         ("Autoencoder (tied)", Autoencoder(**tied), "Autoencoder (tied)"),
-        ("Contractive (tied, default)", ContractiveAutoencoder(**tied), "Autoencoder (tied)"),
+        (
+            "Contractive exact (tied)",
+            ContractiveAutoencoder(contraction_estimator="exact", **tied),
+            "Autoencoder (tied)",
+        ),
+        (
+            "Contractive stochastic (tied, default)",
+            ContractiveAutoencoder(**tied),  # "auto": stochastic for this K=30 code
+            "Autoencoder (tied)",
+        ),
     ]
 
 
@@ -101,7 +121,7 @@ def main():
         med = statistics.median(times[name])
         # Ratio per round against the reference's epoch in the same round, then the median.
         ratio = statistics.median(a / b for a, b in zip(times[name], times[ref], strict=True))
-        target = None if name == ref else (2.5 if "Contractive" in name else 1.1)
+        target = None if name == ref or "exact" in name else (2.5 if "Contractive" in name else 1.1)
         verdict = "" if target is None else ("met" if ratio <= target else "MISSED")
         if verdict == "MISSED":
             misses.append(f"{name} {ratio:.2f}x > {target}x")
@@ -122,8 +142,10 @@ def main():
         "order; ratio = median over rounds of (epoch / plain epoch of the same round). "
         f"Exact contractive penalty, analytic cost: {penalty_flop_ratio():.1f}x the multiply-adds "
         "of a plain forward pass (K=30 rows carried through every encoder layer but the code's), "
-        "so an exact penalty cannot meet 2.5x on this architecture; the measured ratio is what "
-        "this implementation reaches."
+        "so an exact penalty cannot meet 2.5x on this architecture (no target). The stochastic "
+        "penalty (ContractiveAutoencoder's default here) is one vector-Jacobian product of a "
+        "random sign vector per sample, differentiated once more: about one encoder forward and "
+        "backward pass more."
     )
     notes = (
         f"torch threads: {torch.get_num_threads()}. The 2-core machine was shared with other jobs "

@@ -13,6 +13,8 @@ __all__ = [
     "kl_sparsity_penalty",
     "activation_derivative",
     "contractive_penalty",
+    "jacobian_norm_by_products",
+    "rademacher_like",
 ]
 
 # Keeps log(rho_hat) and log(1 - rho_hat) finite when a sigmoid unit saturates in float32.
@@ -145,3 +147,54 @@ def contractive_penalty(preactivations, weights, activations, multipliers=None):
             return ((m.reshape(n * k, h_out) @ gram).reshape(n, k, h_out) * m).sum(dim=(1, 2))
         m = (m.reshape(n * k, h_out) @ w).reshape(n, k, h_in)
     return m.square().sum(dim=(1, 2))
+
+
+def rademacher_like(t, generator):
+    """A tensor shaped like ``t`` of independent signs ±1, drawn from ``generator``."""
+    return torch.empty_like(t).bernoulli_(0.5, generator=generator).mul_(2.0).sub_(1.0)
+
+
+def jacobian_norm_by_products(code, x, vectors, scale=None):
+    """Per-sample ``Σ_v ‖vᵀ (∂code/∂x) diag(scale)‖²``, one vector-Jacobian product per ``v``.
+
+    Needs nothing of the encoder but the autograd graph from ``x`` to ``code``, so it serves any
+    module with an ``encode`` method. Each product is taken with ``create_graph=True``: the result is
+    differentiable in the encoder's parameters (a double backward), as a training penalty must be.
+
+    - With the K code-space basis vectors it is exact: ``‖∂h/∂x · diag(scale)‖²_F``.
+    - With random vectors ``v`` of ``E[v vᵀ] = I`` (e.g. :func:`rademacher_like`) each term is an
+      unbiased estimate of that norm, since ``E‖vᵀ M‖² = tr(Mᵀ E[v vᵀ] M) = ‖M‖²_F`` (Hutchinson's
+      trace estimator; Hoffman, Roberts and Yaida, 2019). With signs ±1 its variance,
+      ``2(‖M Mᵀ‖²_F − Σ_k (M Mᵀ)_kk²)``, is the smallest of any distribution with independent
+      entries; drawn in code space it subtracts the diagonal of the small K×K matrix ``M Mᵀ``
+      rather than that of the d×d ``Mᵀ M``, whose weight is spread over many more entries, and so
+      is usually the lower of the two when K ≪ d.
+
+    Parameters
+    ----------
+    code : Tensor of shape (n_samples, n_components)
+        The encoder's output, computed from ``x`` with autograd recording.
+    x : Tensor of shape (n_samples, ...)
+        The encoder's input; must require grad.
+    vectors : iterable of Tensor of shape (n_samples, n_components)
+        The code-space vectors, one per product.
+    scale : Tensor broadcastable to ``x``'s shape, optional
+        Per-feature factor applied to ``∂code/∂x`` on the input side: with ``x`` in the user's
+        units and ``scale`` the standardisation scale, the norm is that of the Jacobian with respect
+        to the standardised input. None means 1.
+
+    Returns
+    -------
+    Tensor of shape (n_samples,)
+        The sum over ``vectors`` (divide by their number for a mean).
+    """
+    total = None
+    for v in vectors:
+        (g,) = torch.autograd.grad(code, x, grad_outputs=v, create_graph=True, retain_graph=True)
+        if scale is not None:
+            g = g * scale
+        term = g.square().flatten(1).sum(dim=1)
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("vectors must hold at least one vector.")
+    return total

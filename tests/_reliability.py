@@ -114,6 +114,8 @@ def outputs(est, X, y=None):
             out[method] = getattr(est, method)(X)
     if hasattr(est, "jacobian"):
         out["jacobian"] = est.jacobian(X[:5])
+    if hasattr(est, "tangent_space"):
+        out["tangent_directions"], out["tangent_singular_values"] = est.tangent_space(X[:5])
     if hasattr(est, "sample"):
         out["sample"] = est.sample(3, random_state=0)
     if hasattr(est, "score"):

@@ -559,3 +559,45 @@ def test_learning_rate_change_applies_to_partial_fit(digits):
     np.testing.assert_allclose(est.transform(X[:20]), before, atol=1e-6)
     est.set_params(learning_rate_init=1e-2).partial_fit(X)
     assert np.abs(est.transform(X[:20]) - before).max() > 1e-3
+
+
+def test_tangent_space_is_the_svd_of_the_standardised_jacobian(digits):
+    X, _ = digits
+    est = small(activation="tanh", hidden_layer_sizes=(16, 8)).fit(X[:200])
+    x = X[:70]  # more rows than one Jacobian batch
+    directions, sigma = est.tangent_space(x)
+    assert directions.shape == (70, 4, 64) and sigma.shape == (70, 4)
+    assert directions.dtype == sigma.dtype == np.float32
+    J = est.jacobian(x).astype(np.float64)
+    scale = est.module_.conditioning.scale.numpy().astype(np.float64)
+    J_std = J * scale  # ∂h/∂x_std, the Jacobian in the network's standardised units
+    np.testing.assert_allclose(sigma, np.linalg.svd(J_std, compute_uv=False), rtol=1e-4, atol=1e-6)
+    # Directions: orthonormal in standardised units; each moves the code at its singular value.
+    V_std = directions / scale
+    gram = V_std @ V_std.transpose(0, 2, 1)
+    np.testing.assert_allclose(gram, np.broadcast_to(np.eye(4), gram.shape), atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(J @ directions.transpose(0, 2, 1), axis=1), sigma, rtol=1e-4)
+    # All of them: the squared singular values sum to the squared Frobenius norm (the CAE's penalty).
+    np.testing.assert_allclose((sigma.astype(np.float64) ** 2).sum(axis=1), (J_std**2).sum(axis=(1, 2)), rtol=1e-4)
+    # Deterministic signs; the leading ones alone are the first of all; rows do not interact.
+    peak = np.take_along_axis(directions, np.abs(directions).argmax(axis=2)[..., None], axis=2)
+    assert (peak > 0).all()
+    lead, lead_sigma = est.tangent_space(x[:3], n_directions=2)
+    np.testing.assert_allclose(lead, directions[:3, :2], atol=1e-5)
+    np.testing.assert_allclose(lead_sigma, sigma[:3, :2], rtol=1e-5)
+
+
+def test_tangent_space_of_a_linear_encoder_is_the_same_everywhere(digits):
+    X, _ = digits
+    lin = small(hidden_layer_sizes=(), activation="identity").fit(X[:200])
+    directions, sigma = lin.tangent_space(X[:5], n_directions=3)
+    np.testing.assert_allclose(directions, np.broadcast_to(directions[0], directions.shape), atol=1e-5)
+    np.testing.assert_allclose(sigma, np.broadcast_to(sigma[0], sigma.shape), rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_directions", [0, 5, -1, 1.5, True, "2"])
+def test_tangent_space_rejects_bad_n_directions(digits, n_directions):
+    X, _ = digits
+    est = small().fit(X[:50])
+    with pytest.raises(ValueError, match=r"n_directions must be an integer in \[1, 4\]"):
+        est.tangent_space(X[:2], n_directions=n_directions)

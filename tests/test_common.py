@@ -51,7 +51,10 @@ def _instances():
     return out
 
 
-ESTIMATORS = _instances()
+# Parameters that switch to another training path get an instance of their own.
+_VARIANTS = [skae.ContractiveAutoencoder(contraction_estimator="stochastic", n_projections=2, **_FAST)]
+
+ESTIMATORS = _instances() + _VARIANTS
 TRANSFORMERS = [e for e in ESTIMATORS if hasattr(e, "transform") and not is_classifier(e)]
 
 

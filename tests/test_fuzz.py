@@ -38,6 +38,7 @@ X_METHODS = [
     "predict_log_proba",
     "log_likelihood",
     "jacobian",
+    "tangent_space",
 ]
 METHODS = [*X_METHODS, "inverse_transform"]
 
@@ -110,6 +111,11 @@ def _expected_shape(est, method, n):
         "predict_log_proba": (n, len(getattr(est, "classes_", ()))),
         "log_likelihood": (n,),
         "jacobian": (n, k, est.n_features_in_),
+        # (directions, singular values), all min(K, n_features) of them by default
+        "tangent_space": (
+            (n, min(k or 0, est.n_features_in_), est.n_features_in_),
+            (n, min(k or 0, est.n_features_in_)),
+        ),
     }[method]
 
 
@@ -132,10 +138,13 @@ def check_call(est, method, X, must_fail=False, match=None):
             assert out is est
             assert all(bool(torch.isfinite(p).all()) for p in trained(est).module_.parameters())
         else:
-            out = np.asarray(out)
-            assert out.shape == _expected_shape(est, method, _n_rows(X)), (method, out.shape)
-            if out.dtype.kind == "f":
-                assert np.isfinite(out).all(), f"{method} returned non-finite values"
+            expected = _expected_shape(est, method, _n_rows(X))
+            outs, shapes = (out, expected) if method == "tangent_space" else ((out,), (expected,))
+            for out, shape in zip(outs, shapes, strict=True):
+                out = np.asarray(out)
+                assert out.shape == shape, (method, out.shape)
+                if out.dtype.kind == "f":
+                    assert np.isfinite(out).all(), f"{method} returned non-finite values"
         result = None
     assert _same(X, before), f"{method} modified the caller's input"
     if writeable is not None:

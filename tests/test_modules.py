@@ -331,10 +331,24 @@ def test_errors(X):
         skae.Autoencoder(module="conv", **SMALL).fit(X)
 
 
-def test_exact_contractive_penalty_needs_the_built_in_encoder(X):
-    est = skae.ContractiveAutoencoder(module=ConvAutoencoderModule, module_params={"image_shape": (4, 4)}, **SMALL)
-    with pytest.raises(ValueError, match=r"exactly by walking the layers.*contraction_estimator"):
+@pytest.mark.parametrize("estimator", ["exact", "stochastic"])
+def test_contractive_penalty_works_with_a_user_module(X, estimator):
+    """Both penalties need only the network's encode: by K vector-Jacobian products (exact) or by random
+    projections, with respect to the standardised input; the exact one matches the public Jacobian."""
+    est = skae.ContractiveAutoencoder(
+        module=ConvAutoencoderModule, module_params={"image_shape": (4, 4)}, contraction_estimator=estimator,
+        contraction_weight=0.1, **SMALL,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         est.fit(X)
+    assert np.isfinite(est.loss_curve_).all()
+    module = est.module_.eval()
+    xb = torch.from_numpy(np.ascontiguousarray(X[:8], dtype=np.float32))
+    _, (_, penalty) = est._forward(module, xb, torch.Generator().manual_seed(0))
+    if estimator == "exact":
+        J = est.jacobian(X[:8]).astype(np.float64) * module.conditioning.scale.numpy()
+        np.testing.assert_allclose(penalty.detach().numpy(), (J**2).sum(axis=(1, 2)), rtol=1e-4)
 
 
 def test_vae_has_no_module_parameter():

@@ -8,8 +8,10 @@ from skae._modules import ACTIVATIONS, AutoencoderModule
 from skae._penalties import (
     activation_derivative,
     contractive_penalty,
+    jacobian_norm_by_products,
     kl_sparsity_penalty,
     l1_penalty,
+    rademacher_like,
 )
 
 
@@ -148,3 +150,94 @@ def test_penalty_gradient_equals_the_jacobian_norm_gradient(hidden):
     oracle = torch.autograd.grad(_jacobian_norms(m, x).mean(), params)
     for g, o in zip(grads, oracle, strict=True):
         torch.testing.assert_close(g, o, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------------------------ penalties by Jacobian products
+
+
+def _conditioned_module(n_features=9, n_components=3, hidden=(7, 5), seed=0):
+    """A double-precision module that standardises its input with random location and scale."""
+    m = _module(n_features, n_components, hidden, "tanh", "sigmoid", seed=seed)
+    g = torch.Generator().manual_seed(seed + 10)
+    loc = torch.randn(n_features, generator=g, dtype=torch.float64)
+    scale = torch.rand(n_features, generator=g, dtype=torch.float64) * 3 + 0.1
+    m.condition(loc, scale)
+    return m
+
+
+def _exact_standardised(m, x):
+    """Oracle: ‖∂h/∂x_std‖²_F per row, the Jacobian with respect to the standardised input."""
+    return _jacobian_norms(m, m.conditioning.standardize(x))
+
+
+def test_products_with_the_basis_vectors_give_the_exact_penalty():
+    m = _conditioned_module()
+    x = _rand(20, 9, seed=7).requires_grad_(True)
+    code = m.encode(x)
+    eye = torch.eye(3, dtype=x.dtype)
+    value = jacobian_norm_by_products(code, x, [e.expand_as(code) for e in eye], m.conditioning.scale)
+    torch.testing.assert_close(value, _exact_standardised(m, x.detach()), rtol=1e-10, atol=0)
+    # Without the scale: the Jacobian in the input's own units, K / scale² larger per feature.
+    plain = jacobian_norm_by_products(code, x, [e.expand_as(code) for e in eye])
+    J = torch.func.vmap(torch.func.jacrev(lambda r: m.encode(r.unsqueeze(0)).squeeze(0)))(x.detach())
+    torch.testing.assert_close(plain, J.square().sum(dim=(1, 2)), rtol=1e-10, atol=0)
+
+
+def test_mean_over_every_sign_vector_is_exact_in_value_and_gradient():
+    # The uniform distribution over the 2^K sign vectors has E[v vᵀ] = I exactly, so the mean of
+    # the estimate over all of them is the exact penalty, and so is the mean of its gradient: the
+    # identity that makes the random-projection estimate unbiased, checked without sampling.
+    m = _conditioned_module(n_components=3)
+    x = _rand(15, 9, seed=8).requires_grad_(True)
+    params = list(m.encoder.parameters())
+    code = m.encode(x)
+    signs = torch.tensor(
+        [[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)], dtype=x.dtype
+    )
+    vectors = [v.expand_as(code) for v in signs]
+    value = jacobian_norm_by_products(code, x, vectors, m.conditioning.scale) / len(signs)
+    exact = _exact_standardised(m, x.detach())
+    torch.testing.assert_close(value, exact, rtol=1e-10, atol=0)
+    # One sign vector alone is not exact: the average is what removes the cross terms.
+    single = jacobian_norm_by_products(code, x, vectors[:1], m.conditioning.scale)
+    assert not torch.allclose(single, exact, rtol=1e-3)
+    grads = torch.autograd.grad(value.mean(), params)
+    oracle = torch.autograd.grad(exact.mean(), params)
+    for g, o in zip(grads, oracle, strict=True):
+        torch.testing.assert_close(g, o, rtol=1e-9, atol=1e-12)
+
+
+def test_rademacher_estimate_is_unbiased_within_a_few_standard_errors():
+    m = _conditioned_module(n_features=12, n_components=5, hidden=(16, 8), seed=3)
+    x = _rand(8, 12, seed=9)
+    n_draws = 4000
+    # Every draw at once: the batch repeated, one independent sign vector per row.
+    rep = x.repeat(n_draws, 1).requires_grad_(True)
+    code = m.encode(rep)
+    v = rademacher_like(code, torch.Generator().manual_seed(0))
+    draws = jacobian_norm_by_products(code, rep, [v], m.conditioning.scale).detach()
+    draws = draws.reshape(n_draws, len(x))
+    mean, se = draws.mean(dim=0), draws.std(dim=0) / n_draws**0.5
+    exact = _exact_standardised(m, x)
+    assert ((mean - exact).abs() < 4 * se).all(), ((mean - exact) / se)
+    # ... a test that can fail: the standard errors are small, and one draw is far off.
+    assert (se < 0.05 * exact).all()
+    assert ((draws[0] - exact).abs() > 4 * se).any()
+
+
+def test_rademacher_signs_come_from_the_generator_only():
+    t = torch.zeros(1000, 4, dtype=torch.float32)
+    before = torch.get_rng_state()
+    a = rademacher_like(t, torch.Generator().manual_seed(1))
+    b = rademacher_like(t, torch.Generator().manual_seed(1))
+    c = rademacher_like(t, torch.Generator().manual_seed(2))
+    assert torch.equal(torch.get_rng_state(), before)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.dtype == t.dtype and set(a.unique().tolist()) == {-1.0, 1.0}
+    assert abs(a.mean().item()) < 0.05
+
+
+def test_products_need_at_least_one_vector():
+    x = _rand(3, 4).requires_grad_(True)
+    with pytest.raises(ValueError, match="at least one"):
+        jacobian_norm_by_products(x * 2, x, [])

@@ -41,7 +41,6 @@ EXAMPLE_CODE_WIDTH = 79
 # Examples under rewrite in other issues; remove a name once its file is wrapped.
 EXAMPLE_WIDTH_PENDING = {
     "plot_semisupervised.py": "rewritten for issue 13",
-    "plot_contractive_tangents.py": "reworked for issue 14",
 }
 # The article column is about 750 pixels wide: a figure much wider than 10 inches at 100 dpi is
 # shrunk until its 10-point text is unreadable.
