@@ -58,12 +58,6 @@ def strictly_lower(entries, k):
     return out.reshape(*entries.shape[:-1], k, k)
 
 
-def scale_tril(logvar, tril=None):
-    """The Cholesky factor ``A = diag(exp(logvar / 2)) + tril`` of a posterior's covariance ``A Aᵀ``."""
-    A = torch.diag_embed(torch.exp(0.5 * logvar))
-    return A if tril is None else A + tril
-
-
 def reparameterize(mu, logvar, tril, eps):
     """``z = mu + A eps`` and ``log q(z|x) = log N(z; mu, A Aᵀ)``, ``A = diag(exp(logvar / 2)) + tril``.
 

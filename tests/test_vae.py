@@ -22,10 +22,15 @@ from skae._vae import (
     _LIKELIHOOD_LOGVAR_BOUNDS,
     kl_standard_normal,
     reparameterize,
-    scale_tril,
     soft_clamp,
     strictly_lower,
 )
+
+
+def scale_tril(logvar, tril=None):
+    """The posterior's Cholesky factor ``A = diag(exp(logvar / 2)) + tril``, as skae defines it."""
+    A = torch.diag_embed(torch.exp(0.5 * logvar))
+    return A if tril is None else A + tril
 
 
 def fit_quietly(est, X):
