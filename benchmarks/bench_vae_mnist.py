@@ -2,18 +2,25 @@
 
 Burda et al. (2016)'s one-stochastic-layer architecture 784-200-200-50 (tanh), Bernoulli likelihood.
 Every epoch sees a fresh Bernoulli draw of the [0, 1] intensities (dynamic binarization), trained
-through the public API: one ``partial_fit`` call per epoch. Training is time-boxed (``--minutes``);
-the test NLL is then estimated with ``k`` importance samples (``VAE.log_likelihood``) on a fixed
-binarization of the test set, rows taken in a fixed random order until the evaluation budget
-(``--eval-minutes``) runs out, so a partial evaluation is a uniform random subset (the row count is
-reported).
+through the public API: one ``partial_fit`` call per epoch. Training is time-boxed (``--minutes``
+per model); the test NLL is then estimated with ``k`` importance samples (``VAE.log_likelihood``)
+on a fixed binarization of the test set, rows taken in a fixed random order until the evaluation
+budget (``--eval-minutes``) runs out, so a partial evaluation is a uniform random subset (the row
+count is reported).
+
+``--posterior diagonal full`` trains one model per posterior, same architecture, seed, data and
+time budget. Their epochs are interleaved (the model that has trained for less time goes next), so
+that both see the same machine load, and they are evaluated on the same test rows with the same
+draws, so that the difference of their NLLs has a paired standard error.
 
 Anchors (Burda et al. 2016, table 1, k=5000, 3280 epochs): VAE 86.76, IWAE(k=50) 84.78 nats.
 Target here: <= 95 nats within 60 minutes of training on 2 CPU cores.
 
     python benchmarks/bench_vae_mnist.py --minutes 60 --k 5000
+    python benchmarks/bench_vae_mnist.py --posterior diagonal full --minutes 10 --k 1000
 """
 
+import os
 import time
 import warnings
 
@@ -26,14 +33,11 @@ from skae import VAE
 
 def main():
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--minutes", type=float, default=60.0, help="training time budget (default 60)")
+    p.add_argument("--minutes", type=float, default=60.0, help="training time budget per model (default 60)")
     p.add_argument("--max-epochs", type=int, default=3280)
-    p.add_argument(
-        "--k", type=int, default=5000, help="importance samples for the test NLL (default 5000)"
-    )
-    p.add_argument(
-        "--eval-minutes", type=float, default=20.0, help="time budget of the final evaluation"
-    )
+    p.add_argument("--posterior", nargs="+", default=["diagonal"], choices=["diagonal", "full"])
+    p.add_argument("--k", type=int, default=5000, help="importance samples for the test NLL (default 5000)")
+    p.add_argument("--eval-minutes", type=float, default=20.0, help="time budget of the final evaluation")
     p.add_argument("--eval-chunk", type=int, default=250, help="test rows per evaluation call")
     p.add_argument("--n-test", type=int, default=10000, help="at most this many test rows")
     p.add_argument("--batch-size", type=int, default=100)
@@ -47,9 +51,10 @@ def main():
         help="torch intra-op threads (default 1: on a shared, oversubscribed machine 2 threads ran "
         "~80x slower per step than 1 here)",
     )
-    p.add_argument("--save", help="pickle the trained estimator to this path")
+    p.add_argument("--save", help="pickle the trained estimator(s) to this path (.POSTERIOR appended if several)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    names = list(dict.fromkeys(args.posterior))
 
     X_train, _, X_test, _ = load_mnist(args.mnist)
     rng = np.random.default_rng(args.seed)
@@ -59,100 +64,149 @@ def main():
     T = (rng.random(X_test[order].shape, dtype=np.float32) < X_test[order]).astype(np.float32)
     monitor = T[:1000]
 
-    vae = VAE(
-        n_components=50,
-        likelihood="bernoulli",
-        hidden_layer_sizes=(200, 200),
-        activation="tanh",
-        batch_size=args.batch_size,
-        learning_rate_init=args.lr,
-        random_state=args.seed,
-    )
+    runs = {}
+    for name in names:
+        runs[name] = {
+            "vae": VAE(
+                n_components=50,
+                likelihood="bernoulli",
+                posterior=name,
+                hidden_layer_sizes=(200, 200),
+                activation="tanh",
+                batch_size=args.batch_size,
+                learning_rate_init=args.lr,
+                random_state=args.seed,
+            ),
+            # The same sequence of training binarizations for every model.
+            "rng": np.random.default_rng([args.seed, 1]),
+            "time": 0.0,
+            "epochs": 0,
+            "epoch_times": [],
+            "curve": [],
+        }
     budget = args.minutes * 60.0
-    train_time = 0.0
-    epochs = 0
-    curve = []
-    while epochs < args.max_epochs and train_time < budget:
-        Xb = (rng.random(X_train.shape, dtype=np.float32) < X_train).astype(np.float32)
+    loads = []
+
+    def active():
+        return [n for n, r in runs.items() if r["epochs"] < args.max_epochs and r["time"] < budget]
+
+    while active():
+        name = min(active(), key=lambda n: runs[n]["time"])
+        run = runs[name]
+        vae = run["vae"]
+        Xb = (run["rng"].random(X_train.shape, dtype=np.float32) < X_train).astype(np.float32)
         start = time.perf_counter()
         vae.partial_fit(Xb)
-        train_time += time.perf_counter() - start
-        epochs += 1
+        elapsed = time.perf_counter() - start
+        loads.append(os.getloadavg()[0])
+        run["time"] += elapsed
+        run["epoch_times"].append(elapsed)
+        run["epochs"] += 1
+        epochs = run["epochs"]
         if epochs % args.monitor_every == 0 or epochs == 1:
             elbo = vae.score(monitor)
-            curve.append((epochs, train_time, vae.loss_curve_[-1], -elbo))
+            run["curve"].append((epochs, run["time"], vae.loss_curve_[-1], -elbo))
             print(
-                f"epoch {epochs:4d}  {train_time / 60:6.1f} min"
-                f"  train -ELBO {vae.loss_curve_[-1]:.2f}"
-                f"  test[:1000] -ELBO {-elbo:.2f}",
+                f"{name:8s} epoch {epochs:4d}  {run['time'] / 60:6.1f} min  ({elapsed:.1f} s/epoch)"
+                f"  train -ELBO {vae.loss_curve_[-1]:.2f}  test[:1000] -ELBO {-elbo:.2f}"
+                f"  load {loads[-1]:.1f}",
                 flush=True,
             )
 
     if args.save:
         import pickle
 
-        with open(args.save, "wb") as f:
-            pickle.dump(vae, f)
+        for name, run in runs.items():
+            path = args.save if len(runs) == 1 else f"{args.save}.{name}"
+            with open(path, "wb") as f:
+                pickle.dump(run["vae"], f)
 
-    # Final evaluation: ELBO (k draws) and the importance-weighted bound, chunk by chunk,
-    # time-boxed.
+    # Final evaluation: ELBO (50 draws) and the importance-weighted bound, chunk by chunk, the same
+    # rows for every model, time-boxed.
     eval_budget = args.eval_minutes * 60.0
     eval_start = time.perf_counter()
-    iw_parts, elbo_parts = [], []
+    for run in runs.values():
+        run["iw"], run["elbo"] = [], []
     done = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         while done < len(T) and time.perf_counter() - eval_start < eval_budget:
             chunk = T[done : done + args.eval_chunk]
-            iw_parts.append(vae.log_likelihood(chunk, n_importance_samples=args.k))
-            elbo_parts.append(vae.score_samples(chunk))
+            for run in runs.values():
+                run["iw"].append(run["vae"].log_likelihood(chunk, n_importance_samples=args.k))
+                run["elbo"].append(run["vae"].score_samples(chunk))
             done += len(chunk)
             elapsed = time.perf_counter() - eval_start
-            print(
-                f"  eval {done:5d} rows  NLL(k={args.k}) {-np.mean(np.concatenate(iw_parts)):.2f}"
-                f"  ({elapsed / 60:.1f} min)",
-                flush=True,
-            )
+            nlls = "  ".join(f"{n} {-np.mean(np.concatenate(r['iw'])):.2f}" for n, r in runs.items())
+            print(f"  eval {done:5d} rows  NLL(k={args.k}) {nlls}  ({elapsed / 60:.1f} min)", flush=True)
     eval_time = time.perf_counter() - eval_start
-    iw = np.concatenate(iw_parts).astype(np.float64)
-    elbo = np.concatenate(elbo_parts).astype(np.float64)
-    nll = -iw.mean()
-    sem = iw.std(ddof=1) / np.sqrt(len(iw)) if len(iw) > 1 else float("nan")
 
-    rows = [
-        [
-            "skae VAE (this run)",
-            f"{epochs}",
-            f"{train_time / 60:.1f}",
-            f"{-elbo.mean():.2f}",
-            f"{nll:.2f} ± {sem:.2f}",
-            f"{args.k}",
-            f"{done}",
-        ],
-        ["VAE, Burda et al. 2016", "3280", "-", "-", "86.76", "5000", "10000"],
-        ["IWAE k=50, Burda et al. 2016", "3280", "-", "-", "84.78", "5000", "10000"],
-    ]
-    headers = ["model", "epochs", "train min", "test -ELBO", "test NLL (nats)", "k", "test rows"]
-    hit = "meets" if nll <= 95 and train_time <= 3600 else "misses"
-    body = table(rows, headers) + (
-        f"\n\nTarget <= 95 nats within 60 min of training: {hit} it ({nll:.2f} nats after "
-        f"{train_time / 60:.1f} min, {epochs} epochs). Evaluation took {eval_time / 60:.1f} min "
-        f"(k={args.k} on {done} of {len(T)} test rows in a fixed random order, one fixed "
-        "binarization; ± is the standard error over rows).\n\nTest -ELBO (first 1000 rows, "
-        "50 draws) during training:\n\n"
-        + table(
-            [[e, f"{t / 60:.1f}", f"{tr:.2f}", f"{te:.2f}"] for e, t, tr, te in curve],
-            ["epoch", "train min", "train -ELBO", "test[:1000] -ELBO"],
+    rows = []
+    for name, run in runs.items():
+        iw = np.concatenate(run["iw"]).astype(np.float64)
+        elbo = np.concatenate(run["elbo"]).astype(np.float64)
+        run["nll"] = -iw.mean()
+        run["iw_rows"] = iw
+        sem = iw.std(ddof=1) / np.sqrt(len(iw)) if len(iw) > 1 else float("nan")
+        times = np.asarray(run["epoch_times"])
+        rows.append(
+            [
+                f"skae VAE, posterior={name} (this run)",
+                f"{run['epochs']}",
+                f"{run['time'] / 60:.1f}",
+                f"{np.median(times):.2f}",
+                f"{-elbo.mean():.2f}",
+                f"{run['nll']:.2f} ± {sem:.2f}",
+                f"{args.k}",
+                f"{done}",
+            ]
         )
+    rows += [
+        ["VAE, Burda et al. 2016", "3280", "-", "-", "-", "86.76", "5000", "10000"],
+        ["IWAE k=50, Burda et al. 2016", "3280", "-", "-", "-", "84.78", "5000", "10000"],
+    ]
+    headers = ["model", "epochs", "train min", "s/epoch (median)", "test -ELBO", "test NLL (nats)", "k", "test rows"]
+    body = table(rows, headers) + "\n\n"
+    for name, run in runs.items():
+        hit = "meets" if run["nll"] <= 95 and run["time"] <= 3600 else "misses"
+        body += (
+            f"posterior={name}: target <= 95 nats within 60 min of training: {hit} it ({run['nll']:.2f} "
+            f"nats after {run['time'] / 60:.1f} min, {run['epochs']} epochs).\n"
+        )
+    if len(runs) == 2:
+        (a, ra), (b, rb) = runs.items()
+        diff = ra["iw_rows"] - rb["iw_rows"]  # log-likelihood of a minus b, row by row
+        pair_sem = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+        ratio = np.median(rb["epoch_times"]) / np.median(ra["epoch_times"])
+        body += (
+            f"\nPaired on the same rows and draws: NLL({b}) - NLL({a}) = {diff.mean():+.2f} ± {pair_sem:.2f} nats; "
+            f"epoch time {b} / {a} = {ratio:.2f} (medians).\n"
+        )
+    body += (
+        f"\nEvaluation took {eval_time / 60:.1f} min (k={args.k} on {done} of {len(T)} test rows in a fixed "
+        "random order, one fixed binarization; ± is the standard error over rows).\n"
     )
+    for name, run in runs.items():
+        body += (
+            f"\nTest -ELBO (first 1000 rows, 50 draws) during training, posterior={name}:\n\n"
+            + table(
+                [[e, f"{t / 60:.1f}", f"{tr:.2f}", f"{te:.2f}"] for e, t, tr, te in run["curve"]],
+                ["epoch", "train min", "train -ELBO", "test[:1000] -ELBO"],
+            )
+            + "\n"
+        )
+    interleaved = " (epochs of the models interleaved, the one with less training time first)" if len(runs) > 1 else ""
     record(
-        "VAE, dynamically binarized MNIST (784-200-200-50, Bernoulli)",
-        body,
+        "VAE, dynamically binarized MNIST (784-200-200-50, Bernoulli)"
+        + (f": posterior {' vs '.join(names)}" if len(runs) > 1 else ""),
+        body.rstrip("\n"),
         args,
         notes=(
             f"batch {args.batch_size}, Adam lr {args.lr} (constant), tanh, {args.threads} torch "
-            "thread(s), one partial_fit per freshly binarized epoch; the 2-core machine was shared "
-            "with other jobs during the run, so times are pessimistic"
+            f"thread(s), one partial_fit per freshly binarized epoch{interleaved}; "
+            f"{args.minutes:g} min of training per model; 1-min load average during training "
+            f"{min(loads):.1f}-{max(loads):.1f} (mean {np.mean(loads):.1f}) on {os.cpu_count()} cores: the "
+            "machine was shared with other jobs, so times are pessimistic"
         ),
     )
 

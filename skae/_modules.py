@@ -170,6 +170,10 @@ class MLP(nn.Module):
         """The last layer's output before ``last_activation``."""
         return self._run(x, last=True)
 
+    def last_layer(self, h):
+        """The last layer alone: ``preactivation(x) == last_layer(hidden(x))``."""
+        return self.layers[-1](h)
+
     def _run(self, x, last):
         # Plain iteration: slicing a ModuleList builds a new one per call, which costs as much as a
         # small layer's matmul at small batch sizes.
@@ -215,11 +219,25 @@ class TiedMLP(nn.Module):
             for b in self.biases:
                 b.zero_()
 
+    def hidden(self, z):
+        """All layers but the last, activated: the input of the last layer (as :meth:`MLP.hidden`)."""
+        return self._run(z, last=False)
+
     def preactivation(self, z):
+        """The last layer's output before ``last_activation``."""
+        return self._run(z, last=True)
+
+    def last_layer(self, h):
+        """The last layer alone: ``preactivation(z) == last_layer(hidden(z))``."""
+        return F.linear(h, self._encoder[0].layers[0].weight.t(), self.biases[-1])
+
+    def _run(self, z, last):
         act = ACTIVATIONS[self.activation]
         weights = [layer.weight for layer in reversed(self._encoder[0].layers)]
         n = len(weights)
         for i, (w, b) in enumerate(zip(weights, self.biases)):
+            if i == n - 1 and not last:
+                return z
             z = F.linear(z, w.t(), b)
             if i < n - 1:
                 z = act(z)

@@ -23,6 +23,10 @@ _LOG_2PI = math.log(2.0 * math.pi)
 # that rescaling a feature rescales them.
 _POSTERIOR_LOGVAR_BOUNDS = (-16.0, 6.0)
 _LIKELIHOOD_LOGVAR_BOUNDS = (-10.0, 5.0)
+# The full posterior's Cholesky factor A has the diagonal exp(logvar / 2), bounded as above: det A
+# >= exp(-8 K), so Σ = A Aᵀ is never singular whatever the entries below the diagonal. Those are left
+# free, like mu: the KL term's ‖tril‖² keeps them small, and a bound would cost as much as the rest
+# of the full posterior's arithmetic on small networks.
 
 # score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of
 # shape (n_importance_samples, n_components), shared by every row, so each row's value depends on
@@ -42,13 +46,46 @@ def soft_clamp(x, low, high):
     return low + F.softplus(x - low) - F.softplus(x - high)
 
 
+def strictly_lower(entries, k):
+    """The ``(..., k, k)`` strictly lower-triangular matrices whose entries, row by row, are the
+    last axis of ``entries`` (of length ``k (k - 1) / 2``)."""
+    rows, cols = torch.tril_indices(k, k, offset=-1, device=entries.device)
+    # A scatter into the flattened matrices: about twice as fast as indexed assignment, backward
+    # included, for K = 50.
+    flat = entries.reshape(math.prod(entries.shape[:-1]), entries.shape[-1])
+    out = flat.new_zeros((flat.shape[0], k * k))
+    out = out.scatter(1, (rows * k + cols).expand(flat.shape[0], -1), flat)
+    return out.reshape(*entries.shape[:-1], k, k)
+
+
+def reparameterize(mu, logvar, tril, eps):
+    """``z = mu + A eps`` and ``log q(z|x) = log N(z; mu, A Aᵀ)``, ``A = diag(exp(logvar / 2)) + tril``.
+
+    ``tril`` (the strictly lower part of ``A``, shape ``(n, K, K)``) is None for a diagonal
+    posterior. ``eps`` broadcasts against ``mu`` (e.g. ``(s, 1, K)`` draws for ``(n, K)`` rows give
+    ``(s, n, K)`` codes). Since ``A`` is triangular, ``log det A = Σ logvar / 2`` and ``A⁻¹ (z - mu)
+    = eps``: the density needs no solve.
+    """
+    z = mu + torch.exp(0.5 * logvar) * eps
+    if tril is not None:
+        # einsum, not a broadcast matmul: for draws shared by all rows that would copy ``tril`` once
+        # per draw (a hundred times slower for K = 50).
+        z = z + torch.einsum("...ij,...j->...i", tril, eps)
+    log_q = -0.5 * (eps.square().sum(-1) + logvar.sum(-1) + mu.shape[-1] * _LOG_2PI)
+    return z, log_q
+
+
 class VAEModule(nn.Module):
-    """Gaussian encoder ``q(z|x) = N(mu(x), diag(exp(logvar(x))))`` and a decoder for ``p(x|z)``.
+    """Gaussian encoder ``q(z|x) = N(mu(x), A(x) A(x)ᵀ)`` and a decoder for ``p(x|z)``.
 
     The encoder is an :class:`~skae._modules.MLP` ``n_features → hidden… → n_components`` whose
-    output is ``mu``; a second head on the last hidden layer (on ``x`` itself without hidden layers)
-    gives the posterior log-variance. The decoder mirrors the encoder and outputs the likelihood's
-    natural parameter: Bernoulli logits, or Gaussian means with a learned per-feature log-variance.
+    output is ``mu``; heads on the last hidden layer (on ``x`` itself without hidden layers) give
+    the Cholesky factor ``A``: its diagonal as log-variances ``logvar`` (``A_kk = exp(logvar_k /
+    2)``), and, for ``posterior="full"``, its ``K (K - 1) / 2`` entries below the diagonal
+    (``A`` is diagonal otherwise). The decoder mirrors the encoder and outputs the likelihood's
+    natural parameter: Bernoulli logits, or Gaussian means with a learned log-variance, one per
+    feature (``likelihood_variance="feature"``) or a function of the code from a head on the
+    decoder's last hidden layer (``"code"``).
 
     Parameters
     ----------
@@ -59,6 +96,9 @@ class VAEModule(nn.Module):
     tied_weights : bool
         Decoder weights are the ``mu`` path's, transposed.
     dropout : float
+    posterior : {"diagonal", "full"}
+    likelihood_variance : {"feature", "code"}
+        Used by the Gaussian likelihood only.
 
     Like :class:`~skae._modules.AutoencoderModule` it computes in standardised units: the encoder
     sees ``(x - loc) / scale`` and Gaussian means are mapped back to ``loc + scale * out``, with the
@@ -74,12 +114,18 @@ class VAEModule(nn.Module):
         likelihood="gaussian",
         tied_weights=False,
         dropout=0.0,
+        posterior="diagonal",
+        likelihood_variance="feature",
     ):
         super().__init__()
         hidden = [int(h) for h in hidden_layer_sizes]
         self.conditioning = Conditioning(n_features)
         self.encoder = MLP([n_features, *hidden, n_components], activation, "identity", dropout)
-        self.logvar_head = Dense(hidden[-1] if hidden else n_features, n_components)
+        n_last = hidden[-1] if hidden else n_features
+        self.logvar_head = Dense(n_last, n_components)
+        self.covariance = posterior
+        if posterior == "full":
+            self.tril_head = Dense(n_last, n_components * (n_components - 1) // 2)
         if tied_weights:
             self.decoder = TiedMLP(self.encoder, activation, "identity", dropout)
         else:
@@ -87,7 +133,10 @@ class VAEModule(nn.Module):
                 [n_components, *hidden[::-1], n_features], activation, "identity", dropout
             )
         self.likelihood = likelihood
-        if likelihood == "gaussian":
+        self.likelihood_variance = likelihood_variance if likelihood == "gaussian" else None
+        if self.likelihood_variance == "code":
+            self.variance_head = Dense(hidden[0] if hidden else n_components, n_features)
+        elif likelihood == "gaussian":
             self.raw_logvar = nn.Parameter(torch.empty(n_features))
 
     def reset_parameters(self, generator):
@@ -97,9 +146,18 @@ class VAEModule(nn.Module):
         self.logvar_head.reset_parameters(generator, "sigmoid")
         with torch.no_grad():
             self.logvar_head.weight.mul_(0.1)
-            if self.likelihood == "gaussian":
+            if self.likelihood_variance == "feature":
                 # The data's own per-feature variance (before any feature is explained by z).
                 self.raw_logvar.zero_()
+            elif self.likelihood_variance == "code":
+                # The same start, whatever the code: it learns where the noise is larger.
+                self.variance_head.weight.zero_()
+                self.variance_head.bias.zero_()
+        if self.covariance == "full":
+            # Small correlations to start with: close to the diagonal posterior.
+            self.tril_head.reset_parameters(generator, "sigmoid")
+            with torch.no_grad():
+                self.tril_head.weight.mul_(0.1)
 
     def condition(self, loc, scale):
         """Learn the data's location and scale; start the decoder at the data's mean.
@@ -115,14 +173,21 @@ class VAEModule(nn.Module):
     # -- posterior
 
     def posterior(self, x):
-        """``(mu, logvar)`` of ``q(z|x)``."""
+        """``(mu, logvar, tril)`` of ``q(z|x) = N(mu, A Aᵀ)``, ``A = diag(exp(logvar / 2)) + tril``.
+
+        ``tril``, the strictly lower-triangular part of ``A`` (shape ``(n, K, K)``), is None for the
+        diagonal posterior.
+        """
         h = self.encoder.hidden(self.conditioning.standardize(x))
-        mu = self.encoder.layers[-1](h)
+        mu = self.encoder.last_layer(h)
         logvar = soft_clamp(self.logvar_head(h), *_POSTERIOR_LOGVAR_BOUNDS)
-        return mu, logvar
+        tril = None
+        if self.covariance == "full":
+            tril = strictly_lower(self.tril_head(h), mu.shape[-1])
+        return mu, logvar, tril
 
     def encode(self, x):
-        return self.posterior(x)[0]
+        return self.encoder(self.conditioning.standardize(x))
 
     # -- likelihood
 
@@ -131,35 +196,51 @@ class VAEModule(nn.Module):
         """Centre of each feature's likelihood log-variance bounds: ``log scale²``."""
         return 2.0 * torch.log(self.conditioning.scale)
 
-    def likelihood_logvar(self):
-        """Per-feature log-variance of the Gaussian likelihood, softly bounded."""
+    def likelihood_logvar(self, raw=None):
+        """Log-variance of the Gaussian likelihood, softly bounded relative to each feature's scale.
+
+        ``raw`` is the unbounded value, per row for the code-dependent variance; None reads the
+        learned per-feature one.
+        """
         low, high = _LIKELIHOOD_LOGVAR_BOUNDS
-        return self.logvar_offset + soft_clamp(self.raw_logvar, low, high)
+        raw = self.raw_logvar if raw is None else raw
+        return self.logvar_offset + soft_clamp(raw, low, high)
 
     def decode_preactivation(self, z):
         """Bernoulli logits or Gaussian means."""
         out = self.decoder.preactivation(z)
         return out if self.likelihood == "bernoulli" else self.conditioning.unstandardize(out)
 
+    def decode_distribution(self, z):
+        """``(out, logvar)`` of ``p(x|z)``: the decoder output (:meth:`decode_preactivation`) and
+        the Gaussian's log-variance, of shape ``(n_features,)`` or, when it depends on the code, that
+        of ``out`` (None for the Bernoulli likelihood)."""
+        if self.likelihood_variance != "code":
+            out = self.decode_preactivation(z)
+            return out, (self.likelihood_logvar() if self.likelihood == "gaussian" else None)
+        h = self.decoder.hidden(z)
+        out = self.conditioning.unstandardize(self.decoder.last_layer(h))
+        return out, self.likelihood_logvar(self.variance_head(h))
+
     def decode(self, z):
         """The decoder mean ``E[x|z]``."""
         out = self.decode_preactivation(z)
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
-    def log_likelihood(self, x, out):
-        """``log p(x|z)`` per row, summed over features, from the decoder output ``out``."""
+    def log_likelihood(self, x, out, logvar):
+        """``log p(x|z)`` per row, summed over features, from :meth:`decode_distribution`'s output."""
         out = out.float()
         if self.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
-        logvar = self.likelihood_logvar()
+        logvar = logvar.float()
         sq = (x - out).square() * torch.exp(-logvar)
         return -0.5 * (sq + logvar + _LOG_2PI).sum(-1)
 
-    def sample_likelihood(self, out, generator):
-        """Draws ``x ~ p(x|z)`` given the decoder output ``out``."""
+    def sample_likelihood(self, out, logvar, generator):
+        """Draws ``x ~ p(x|z)`` given :meth:`decode_distribution`'s output."""
         if self.likelihood == "bernoulli":
             return torch.bernoulli(torch.sigmoid(out), generator=generator)
-        std = torch.exp(0.5 * self.likelihood_logvar()).to(out.device, out.dtype)
+        std = torch.exp(0.5 * logvar).to(out.device, out.dtype)
         noise = torch.randn(out.shape, generator=generator, device=out.device, dtype=out.dtype)
         return out + std * noise
 
@@ -168,10 +249,17 @@ class VAEModule(nn.Module):
         return code, self.decode_preactivation(code)
 
 
-def kl_standard_normal(mu, logvar):
-    """``KL(N(mu, diag(exp(logvar))) || N(0, I))`` per row, in closed form."""
+def kl_standard_normal(mu, logvar, tril=None):
+    """``KL(N(mu, A Aᵀ) || N(0, I))`` per row, in closed form, ``A = diag(exp(logvar / 2)) + tril``.
+
+    ``½ (tr Σ + μᵀμ − K − log det Σ)`` with ``tr Σ = ‖A‖²_F = Σ exp(logvar) + ‖tril‖²_F`` and
+    ``log det Σ = Σ logvar``; ``tril=None`` is the diagonal posterior.
+    """
     mu, logvar = mu.float(), logvar.float()
-    return 0.5 * (mu.square() + torch.exp(logvar) - logvar - 1.0).sum(-1)
+    kl = 0.5 * (mu.square() + torch.exp(logvar) - logvar - 1.0).sum(-1)
+    if tril is not None:
+        kl = kl + 0.5 * tril.float().square().sum((-2, -1))
+    return kl
 
 
 class VAE(BaseAutoencoder):
@@ -179,18 +267,20 @@ class VAE(BaseAutoencoder):
 
     The generative model is ``z ~ N(0, I)``, ``x | z ~ p(x|z)`` with a decoder network giving the
     parameters of ``p(x|z)``: independent Bernoulli variables (``likelihood="bernoulli"``, X in
-    [0, 1]) or independent Gaussians with a learned per-feature variance
-    (``likelihood="gaussian"``). An encoder network gives the approximate posterior
-    ``q(z|x) = N(mu(x), diag(sigma²(x)))``. Training minimises the negative evidence lower bound,
-    per sample and in nats (summed over features),
+    [0, 1]) or independent Gaussians (``likelihood="gaussian"``) whose variance is learned per
+    feature or given by the decoder as a function of the code (``likelihood_variance``). An
+    encoder network gives the approximate posterior ``q(z|x) = N(mu(x), Σ(x))``, with ``Σ``
+    diagonal or, for ``posterior="full"``, a full covariance ``Σ = A Aᵀ`` from a lower-triangular
+    ``A(x)``. Training minimises the negative evidence lower bound, per sample and in nats (summed
+    over features),
 
     .. math::
 
         -\mathrm{ELBO}(x) = -\mathbb{E}_{q(z \mid x)}\big[\log p(x \mid z)\big]
         + \beta\, \mathrm{KL}\big(q(z \mid x) \,\big\|\, \mathcal{N}(0, I)\big),
 
-    with one reparameterised draw ``z = mu + sigma * eps`` per sample for the expectation and the KL
-    divergence in closed form (Kingma & Welling, 2014).
+    with one reparameterised draw ``z = mu + A eps``, ``eps ~ N(0, I)``, per sample for the
+    expectation and the KL divergence in closed form (Kingma & Welling, 2014).
 
     Read more in the :ref:`User Guide <vae>`.
 
@@ -204,6 +294,22 @@ class VAE(BaseAutoencoder):
         "gaussian" reads it as means, with one learned variance per feature. The
         likelihood replaces the ``loss`` and ``output_activation`` parameters of the other
         autoencoders: the reconstruction term is always its negative log-density.
+    likelihood_variance : {"feature", "code"}, default="feature"
+        The Gaussian likelihood's variance: "feature" learns one variance per feature, the same for
+        every sample; "code" has the decoder output a variance per feature as a function of the
+        code, ``sigma²(z)``, from a linear head on its last hidden layer, for data whose noise level
+        depends on where they lie (heteroscedastic noise). Either is softly bounded relative to each
+        feature's variance, so that the density stays finite even where the decoder fits a training
+        point exactly. Needs ``likelihood="gaussian"``.
+    posterior : {"diagonal", "full"}, default="diagonal"
+        The approximate posterior's covariance. "diagonal" has the encoder give one variance per
+        latent dimension. "full" also gives the ``K (K - 1) / 2`` entries below the diagonal of the
+        Cholesky factor ``A`` of ``Σ = A Aᵀ`` (from a linear head on the encoder's last hidden layer),
+        so that the posterior can be correlated: the ELBO is then closer to the log-likelihood where
+        the true posterior is correlated, at the cost of a head with ``K (K - 1) / 2`` outputs (for
+        ``n_components=50``, more weights than a 200-unit hidden layer). The diagonal of ``A``,
+        ``exp(logvar / 2)``, is bounded as the diagonal posterior's standard deviations are, so
+        ``Σ`` is never singular.
     beta : float, default=1.0
         Weight of the KL term (beta-VAE; Higgins et al., 2017). ``beta=0`` gives a noisy
         autoencoder with no pull towards the prior.
@@ -252,7 +358,9 @@ class VAE(BaseAutoencoder):
     Attributes
     ----------
     module_ : torch.nn.Module
-        The trained network: ``posterior(x) -> (mu, logvar)``, ``encode``, ``decode``.
+        The trained network: ``posterior(x) -> (mu, logvar, tril)`` (the posterior's Cholesky
+        factor is ``diag(exp(logvar / 2)) + tril``, ``tril`` None for the diagonal posterior),
+        ``encode``, ``decode``.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -284,10 +392,16 @@ class VAE(BaseAutoencoder):
     vectors, the same for every row, so that a row's score depends on that row alone and repeated
     calls agree.
 
-    Both log-variances are bounded by a smooth clamp: the posterior's to ``[-16, 6]``,
-    the Gaussian likelihood's to ``[c - 10, c + 5]`` with ``c`` the log of each feature's variance
-    in the training data (for a constant feature, the other features' mean), so constant features
-    give a finite, large density rather than infinities.
+    Both log-variances are bounded by a smooth clamp: the posterior's to ``[-16, 6]`` (for the full
+    posterior, the log of the squared diagonal of ``A``), the Gaussian likelihood's to
+    ``[c - 10, c + 5]`` with ``c`` the log of each feature's variance in the training data (for a
+    constant feature, the other features' mean), whether it is learned per feature or given by the
+    decoder, so constant features, and codes decoded exactly onto a training point, give a finite,
+    large density rather than infinities.
+
+    With the full posterior, ``KL(q(z|x) || N(0, I)) = (tr Σ + muᵀ mu - K - log det Σ) / 2`` with
+    ``log det Σ`` the sum of the log-variances on the diagonal of ``A``, and ``log q(z|x)`` at
+    ``z = mu + A eps`` needs no solve: ``A⁻¹ (z - mu) = eps``.
 
     With ``hidden_layer_sizes=()``, ``activation="identity"`` and the Gaussian likelihood the model
     is factor analysis with a learned per-feature noise; its maximum-likelihood fit includes
@@ -303,6 +417,10 @@ class VAE(BaseAutoencoder):
        variational framework", ICLR 2017.
     .. [5] Lucas, J., G. Tucker, R. Grosse and M. Norouzi, "Don't blame the ELBO! A linear VAE
        perspective on posterior collapse", NeurIPS 2019.
+    .. [6] Cremer, C., X. Li and D. Duvenaud, "Inference suboptimality in variational
+       autoencoders", ICML 2018.
+    .. [7] Nix, D. A. and A. S. Weigend, "Estimating the mean and variance of the target probability
+       distribution", IEEE International Conference on Neural Networks, 1994.
 
     Examples
     --------
@@ -327,6 +445,8 @@ class VAE(BaseAutoencoder):
             if k not in ("loss", "output_activation")
         },
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
+        "likelihood_variance": [StrOptions({"feature", "code"})],
+        "posterior": [StrOptions({"diagonal", "full"})],
         "beta": [Interval(Real, 0, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
     }
@@ -336,6 +456,8 @@ class VAE(BaseAutoencoder):
         n_components=2,
         *,
         likelihood="gaussian",
+        likelihood_variance="feature",
+        posterior="diagonal",
         beta=1.0,
         n_importance_samples=50,
         hidden_layer_sizes=(128,),
@@ -361,6 +483,8 @@ class VAE(BaseAutoencoder):
         # the likelihood replaces here.
         self.n_components = n_components
         self.likelihood = likelihood
+        self.likelihood_variance = likelihood_variance
+        self.posterior = posterior
         self.beta = beta
         self.n_importance_samples = n_importance_samples
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -385,6 +509,12 @@ class VAE(BaseAutoencoder):
     # ------------------------------------------------------------------ hooks
 
     def _check_params(self, X):
+        if self.likelihood_variance == "code" and self.likelihood != "gaussian":
+            raise ValueError(
+                "likelihood_variance='code' gives the Gaussian likelihood a variance that depends "
+                f"on the code; likelihood={self.likelihood!r} has no variance parameter. Use "
+                "likelihood='gaussian' or likelihood_variance='feature'."
+            )
         if self.likelihood == "bernoulli":
             data = X.data if sp.issparse(X) else X
             if data.size and (data.min() < 0 or data.max() > 1):
@@ -406,20 +536,22 @@ class VAE(BaseAutoencoder):
             likelihood=self.likelihood,
             tied_weights=self.tied_weights,
             dropout=self.dropout,
+            posterior=self.posterior,
+            likelihood_variance=self.likelihood_variance,
         )
 
     def _forward(self, module, X_in, generator):
-        mu, logvar = module.posterior(X_in)
+        mu, logvar, tril = module.posterior(X_in)
         eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        return mu, (mu, logvar, module.decode_preactivation(z))
+        z, _ = reparameterize(mu, logvar, tril, eps)
+        return mu, (mu, logvar, tril, *module.decode_distribution(z))
 
     def _loss(self, X, X_in, code, output, module):
-        mu, logvar, out = output
-        nll = -module.log_likelihood(X, out)
+        mu, logvar, tril, out, out_logvar = output
+        nll = -module.log_likelihood(X, out, out_logvar)
         if self.beta == 0:
             return nll.mean()
-        return (nll + self.beta * kl_standard_normal(mu, logvar)).mean()
+        return (nll + self.beta * kl_standard_normal(mu, logvar, tril)).mean()
 
     def _score_samples_tensor(self, module, X):
         elbo, _ = self._mc_bounds(module, X, self._scoring_noise(module, None, _SCORING_SEED))
@@ -433,30 +565,29 @@ class VAE(BaseAutoencoder):
         return torch.randn((k, self.n_components), generator=gen, dtype=torch.float32)
 
     def _mc_bounds(self, module, X, eps):
-        """Per-row ``(mean_k log w_k, log mean_k w_k)`` for ``z_k = mu + sigma * eps_k``.
+        """Per-row ``(mean_k log w_k, log mean_k w_k)`` for ``z_k = mu + A eps_k``.
 
         ``log w = log p(x|z) + log p(z) - log q(z|x)``: the first is the ELBO (with the beta-free,
         true KL), the second the importance-weighted bound of Burda et al. (2016). Rows and draws
         are decoded in chunks of at most ``_MC_CHUNK`` rows x draws.
         """
-        mu, logvar = module.posterior(X)
+        mu, logvar, tril = module.posterior(X)
         mu, logvar = mu.float(), logvar.float()
-        std = torch.exp(0.5 * logvar)
+        tril = None if tril is None else tril.float()
         eps = eps.to(mu.device)
         k = eps.shape[0]
         n = X.shape[0]
         per_chunk = max(1, _MC_CHUNK // max(n, 1))
         log_w = torch.empty((k, n), dtype=torch.float64, device=mu.device)
-        # log q(z|x) at z = mu + sigma * eps, without the 2π terms (they cancel with log p(z)'s).
-        log_q_base = -0.5 * logvar.sum(-1)
         for start in range(0, k, per_chunk):
-            e = eps[start : start + per_chunk]
-            z = mu.unsqueeze(0) + std.unsqueeze(0) * e.unsqueeze(1)  # (s, n, K)
-            s = z.shape[0]
-            out = module.decode_preactivation(z.reshape(s * n, -1)).reshape(s, n, -1)
-            log_px = module.log_likelihood(X.unsqueeze(0).expand_as(out), out)  # (s, n)
-            log_pz = -0.5 * z.square().sum(-1)
-            log_q = log_q_base.unsqueeze(0) - 0.5 * e.square().sum(-1).unsqueeze(1)
+            z, log_q = reparameterize(mu, logvar, tril, eps[start : start + per_chunk].unsqueeze(1))
+            s = z.shape[0]  # z: (s, n, K), log_q: (s, n)
+            out, out_logvar = module.decode_distribution(z.reshape(s * n, -1))
+            out = out.reshape(s, n, -1)
+            if out_logvar is not None and out_logvar.dim() > 1:  # one per row and draw
+                out_logvar = out_logvar.reshape(s, n, -1)
+            log_px = module.log_likelihood(X.unsqueeze(0).expand_as(out), out, out_logvar)
+            log_pz = -0.5 * (z.square().sum(-1) + z.shape[-1] * _LOG_2PI)
             log_w[start : start + s] = (log_px + log_pz - log_q).double()
         elbo = log_w.mean(0)
         iw = torch.logsumexp(log_w, 0) - math.log(k)
@@ -609,14 +740,20 @@ class VAE(BaseAutoencoder):
         z = torch.randn((n_samples, self.n_components), generator=gen, dtype=torch.float32)
         with torch.inference_mode():
             module.eval()
-            out = module.decode_preactivation(z.to(device)).float().cpu()
+            out, logvar = module.decode_distribution(z.to(device))
+            out = out.float().cpu()
             if kind == "mean":
                 x = torch.sigmoid(out) if self.likelihood == "bernoulli" else out
             else:
-                x = module.sample_likelihood(out, gen)
+                x = module.sample_likelihood(out, None if logvar is None else logvar.float().cpu(), gen)
         return x.numpy().astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ sklearn plumbing
+
+    def __setstate__(self, state):
+        # A VAE pickled before these parameters existed had a diagonal posterior and one variance
+        # per feature.
+        super().__setstate__({"posterior": "diagonal", "likelihood_variance": "feature", **state})
 
     def __sklearn_tags__(self):
         # The base's tags (sparse input, float32 output) hold; only positivity comes from the likelihood.

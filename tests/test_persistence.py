@@ -166,3 +166,39 @@ def test_pickle_of_the_older_format_still_loads(fitted):
     loaded = skae.Autoencoder.__new__(skae.Autoencoder)
     loaded.__setstate__(pickle.loads(pickle.dumps(state)))
     assert_identical(outputs(loaded, X, y), outputs(est, X, y))
+
+
+# The VAE's options change its network (a head for the posterior's correlations, one for the
+# decoder's variance): each layout must round-trip too.
+_VAE_OPTIONS = [
+    {"posterior": "full"},
+    {"likelihood_variance": "code"},
+    {"posterior": "full", "likelihood_variance": "code", "tied_weights": True},
+]
+
+
+@pytest.mark.parametrize("options", _VAE_OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_vae_options_roundtrip(options, tmp_path):
+    X, _ = data()
+    est = fit(make(skae.VAE, **options), X)
+    path = tmp_path / "model.skops"
+    skops_io.dump(est, path)
+    from_skops = skops_io.load(path, trusted=skops_io.get_untrusted_types(file=path))
+    for loaded in (_roundtrip_pickle(est), from_skops):
+        assert loaded.get_params() == est.get_params()
+        assert_identical(outputs(loaded, X), outputs(est, X))
+    # Training resumes where it stopped: the copy and the original take the same step.
+    copy = _roundtrip_pickle(est)
+    fit(copy, X, method="partial_fit")
+    fit(est, X, method="partial_fit")
+    assert_identical(outputs(copy, X), outputs(est, X))
+
+
+def test_vae_pickled_before_its_posterior_and_variance_options_loads(fitted):
+    est, X, y = fitted[skae.VAE]
+    state = est.__getstate__()
+    del state["posterior"], state["likelihood_variance"]
+    loaded = skae.VAE.__new__(skae.VAE)
+    loaded.__setstate__(pickle.loads(pickle.dumps(state)))
+    assert loaded.posterior == "diagonal" and loaded.likelihood_variance == "feature"
+    assert_identical(outputs(loaded, X, y), outputs(est, X, y))

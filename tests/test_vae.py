@@ -1,5 +1,6 @@
-"""Behaviour of the variational autoencoder: oracles (PPCA, closed-form marginals, Monte-Carlo KL)
-and invariants (bounds, determinism, sampling, persistence)."""
+"""Behaviour of the variational autoencoder: oracles (PPCA, closed-form marginals and posteriors of
+linear-Gaussian models, Monte-Carlo KL, torch's multivariate normal, a heteroscedastic model's
+likelihood by quadrature) and invariants (bounds, determinism, sampling, persistence)."""
 
 import pickle
 import warnings
@@ -7,14 +8,29 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import MinMaxScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from torch.distributions import MultivariateNormal, kl_divergence
 
 from skae import VAE
-from skae._vae import _LIKELIHOOD_LOGVAR_BOUNDS, kl_standard_normal, soft_clamp
+from skae._vae import (
+    _LIKELIHOOD_LOGVAR_BOUNDS,
+    kl_standard_normal,
+    reparameterize,
+    soft_clamp,
+    strictly_lower,
+)
+
+
+def scale_tril(logvar, tril=None):
+    """The posterior's Cholesky factor ``A = diag(exp(logvar / 2)) + tril``, as skae defines it."""
+    A = torch.diag_embed(torch.exp(0.5 * logvar))
+    return A if tril is None else A + tril
 
 
 def fit_quietly(est, X):
@@ -55,12 +71,15 @@ def ppca_data(n=4000, d=10, k=3, noise=0.5, seed=0):
 # ------------------------------------------------------------------ oracle: probabilistic PCA
 
 
-@pytest.fixture(scope="module")
-def ppca_fit():
+@pytest.fixture(scope="module", params=["diagonal", "full"])
+def ppca_fit(request):
+    # The learned decoder can rotate the latent space until PPCA's posterior is diagonal: both
+    # posteriors reach the maximum likelihood.
     X = ppca_data()
     train, test = X[:3000], X[3000:]
     vae = VAE(
         n_components=3,
+        posterior=request.param,
         hidden_layer_sizes=(),
         activation="identity",
         likelihood="gaussian",
@@ -100,6 +119,322 @@ def test_importance_weighted_estimate_converges_to_exact_marginal(ppca_fit):
     assert abs(iw.mean() - exact.mean()) < 0.02
     # The ELBO is a lower bound on the exact value (up to Monte-Carlo noise in its expectation).
     assert vae.score(test[:200]) < exact.mean()
+
+
+# ------------------------------------------- oracle: a fixed linear-Gaussian decoder, exact posterior
+
+
+def linear_gaussian_model(d=4, n=2000, noise_var=0.5, seed=0):
+    """``x = W z + b + e``, ``z ~ N(0, I_2)``, ``e ~ N(0, noise_var I)``, with ``W`` far from
+    orthogonal (``Wᵀ W / noise_var = [[20, 18], [18, 20]]``): the exact posterior has correlation
+    -0.86, and with the decoder held at ``W`` no rotation of the latent space removes it."""
+    rng = np.random.default_rng(seed)
+    U = np.linalg.qr(rng.normal(size=(d, 2)))[0]
+    W = np.sqrt(noise_var) * U @ np.linalg.cholesky([[20.0, 18.0], [18.0, 20.0]]).T
+    b = rng.normal(size=d)
+    X = rng.normal(size=(n, 2)) @ W.T + b + np.sqrt(noise_var) * rng.normal(size=(n, d))
+    return X.astype(np.float32), W, b, noise_var
+
+
+def fit_encoder_to_fixed_decoder(posterior, X, W, b, noise_var):
+    """A linear VAE whose decoder is held at ``x = W z + b`` with noise ``noise_var``: only the
+    encoder learns. Returns the estimator and the likelihood's variances as the module holds them."""
+    vae = VAE(
+        n_components=2,
+        posterior=posterior,
+        hidden_layer_sizes=(),
+        activation="identity",
+        batch_size=500,
+        learning_rate_init=3e-2,
+        tol=0,
+        n_iter_no_change=10**6,
+        random_state=0,
+    )
+    fit_quietly(vae.set_params(max_iter=1), X)  # builds and conditions the network
+    m = vae.module_
+    loc, scale = m.conditioning.loc.double().numpy(), m.conditioning.scale.double().numpy()
+    layer = m.decoder.layers[0]
+    with torch.no_grad():
+        # The decoder computes in standardised units: mean = loc + scale * (W' z + b').
+        layer.weight.copy_(torch.from_numpy(W / scale[:, None]))
+        layer.bias.copy_(torch.from_numpy((b - loc) / scale))
+        m.raw_logvar.copy_(torch.from_numpy(np.log(noise_var / scale**2)))
+    for param in (layer.weight, layer.bias, m.raw_logvar):
+        param.requires_grad_(False)
+    variances = torch.exp(m.likelihood_logvar()).double().numpy()
+    # Adam with a decaying step: the reparameterisation noise leaves the weights jittering by about
+    # the step size.
+    vae.set_params(warm_start=True)
+    for epochs, lr in ((100, 3e-2), (50, 3e-3), (25, 3e-4)):
+        fit_quietly(vae.set_params(max_iter=epochs, learning_rate_init=lr), X)
+    return vae, variances
+
+
+@pytest.fixture(scope="module")
+def fixed_decoder_fits():
+    X, W, b, noise_var = linear_gaussian_model()
+    return {p: fit_encoder_to_fixed_decoder(p, X, W, b, noise_var) for p in ("full", "diagonal")}, (
+        X,
+        W,
+        b,
+    )
+
+
+def test_full_posterior_is_exact_for_a_fixed_linear_gaussian_decoder(fixed_decoder_fits):
+    fits, (X, W, b) = fixed_decoder_fits
+    vae, v = fits["full"]
+    # The exact posterior: N(S Wᵀ V⁻¹ (x - b), S) with S = (I + Wᵀ V⁻¹ W)⁻¹, the same for every x.
+    precision = np.eye(2) + W.T @ (W / v[:, None])
+    S = np.linalg.inv(precision)
+    mean = (X - b) @ (W / v[:, None]) @ S
+    assert S[0, 1] / np.sqrt(S[0, 0] * S[1, 1]) < -0.85
+    rms = np.sqrt(np.mean((vae.transform(X) - mean) ** 2, axis=0) / np.diag(S))
+    assert np.all(rms < 0.1)  # in posterior standard deviations
+    with torch.no_grad():
+        A = scale_tril(*vae.module_.posterior(torch.from_numpy(X))[1:]).double().numpy()
+    cov = A @ A.transpose(0, 2, 1)
+    assert np.abs(cov - S).max() < 0.1 * np.abs(S).max()  # 0.04 measured
+    # The ELBO reaches the exact log-likelihood: with q the exact posterior every importance weight
+    # equals p(x), so even the Monte-Carlo ELBO has almost no noise.
+    exact = multivariate_normal(b, W @ W.T + np.diag(v)).logpdf(X.astype(np.float64))
+    elbo = vae.set_params(n_importance_samples=500).score_samples(X)
+    assert abs(np.mean(exact - elbo)) < 0.01
+    assert np.all(np.abs(exact - elbo) < 0.05)
+
+
+def test_diagonal_posterior_falls_short_by_the_predicted_gap(fixed_decoder_fits):
+    fits, (X, W, b) = fixed_decoder_fits
+    vae, v = fits["diagonal"]
+    precision = np.eye(2) + W.T @ (W / v[:, None])
+    # The best diagonal Gaussian for a Gaussian posterior N(m, P⁻¹): mean m, variances 1 / P_kk.
+    # It misses log p(x) by KL(q || p(z|x)) = (Σ_k log P_kk - log det P) / 2, for every x.
+    gap = 0.5 * (np.log(np.diag(precision)).sum() - np.linalg.slogdet(precision)[1])
+    assert gap > 0.6
+    with torch.no_grad():
+        _, logvar, tril = vae.module_.posterior(torch.from_numpy(X))
+    assert tril is None
+    variances = np.exp(logvar.double().numpy())
+    np.testing.assert_allclose(variances, np.broadcast_to(1 / np.diag(precision), variances.shape), rtol=0.05)
+    exact = multivariate_normal(b, W @ W.T + np.diag(v)).logpdf(X.astype(np.float64))
+    elbo = vae.set_params(n_importance_samples=500).score_samples(X)
+    assert np.mean(exact - elbo) == pytest.approx(gap, abs=0.03)
+    # (No check of the importance-weighted estimate here: this q is narrower than the posterior by a
+    # factor 7 in variance along its long axis, so the weights have infinite variance.)
+    full_elbo = fits["full"][0].set_params(n_importance_samples=500).score_samples(X)
+    assert np.mean(full_elbo - elbo) > 0.9 * gap
+
+
+# ------------------------------------------------------------------ the full posterior's pieces
+
+
+def random_posterior(n=6, k=4, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    mu = torch.randn(n, k, generator=gen)
+    logvar = torch.randn(n, k, generator=gen)
+    tril = strictly_lower(torch.randn(n, k * (k - 1) // 2, generator=gen), k)
+    return mu, logvar, tril
+
+
+def test_full_posterior_kl_and_density_match_torch_multivariate_normal():
+    mu, logvar, tril = random_posterior()
+    A = scale_tril(logvar, tril)
+    assert torch.equal(A, A.tril()) and torch.all(torch.diagonal(A, dim1=-2, dim2=-1) > 0)
+    q = MultivariateNormal(mu.double(), scale_tril=A.double())
+    prior = MultivariateNormal(torch.zeros(4, dtype=torch.float64), torch.eye(4, dtype=torch.float64))
+    expected = kl_divergence(q, prior)
+    torch.testing.assert_close(kl_standard_normal(mu, logvar, tril).double(), expected, rtol=1e-5, atol=1e-5)
+    # The diagonal posterior is the special case tril = 0.
+    diagonal = MultivariateNormal(mu.double(), scale_tril=scale_tril(logvar).double())
+    torch.testing.assert_close(
+        kl_standard_normal(mu, logvar).double(), kl_divergence(diagonal, prior), rtol=1e-5, atol=1e-5
+    )
+    # The codes and their log-density: one draw per row (training) and draws shared by every row
+    # (the Monte-Carlo scores).
+    gen = torch.Generator().manual_seed(1)
+    for eps in (torch.randn(6, 4, generator=gen), torch.randn(5, 1, 4, generator=gen)):
+        z, log_q = reparameterize(mu, logvar, tril, eps)
+        torch.testing.assert_close(z, mu + (A @ eps.unsqueeze(-1)).squeeze(-1))
+        torch.testing.assert_close(log_q.double(), q.log_prob(z.double()), rtol=1e-5, atol=1e-5)
+
+
+def test_strictly_lower_fills_rows_in_order():
+    entries = torch.arange(1.0, 7.0)
+    expected = torch.tensor([[0, 0, 0, 0], [1, 0, 0, 0], [2, 3, 0, 0], [4, 5, 6, 0]], dtype=torch.float32)
+    torch.testing.assert_close(strictly_lower(entries, 4), expected)
+    assert strictly_lower(torch.zeros(3, 0), 1).shape == (3, 1, 1)  # K = 1: nothing below the diagonal
+
+
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize(
+    "posterior, likelihood, likelihood_variance",
+    [("full", "bernoulli", "feature"), ("full", "gaussian", "code"), ("diagonal", "gaussian", "code")],
+)
+def test_gradients_are_finite_at_initialisation(digits, posterior, likelihood, likelihood_variance, tied):
+    X = torch.from_numpy(digits[0][:64])
+    vae = VAE(
+        n_components=5,
+        hidden_layer_sizes=(16,),
+        likelihood=likelihood,
+        likelihood_variance=likelihood_variance,
+        posterior=posterior,
+        tied_weights=tied,
+    )
+    module = vae._build_module(X.shape[1])
+    module.reset_parameters(torch.Generator().manual_seed(0))
+    module.condition(X.mean(0), X.std(0).clamp_min(0.1))
+    loss, _ = vae._forward_loss(module, X, torch.Generator().manual_seed(1))
+    loss.backward()
+    assert torch.isfinite(loss)
+    for name, param in module.named_parameters():
+        assert param.grad is not None and torch.all(torch.isfinite(param.grad)), name
+    # The new heads learn from the first step on.
+    heads = [m for m in ("tril_head", "variance_head") if hasattr(module, m)]
+    assert heads
+    for head in heads:
+        assert getattr(module, head).weight.grad.abs().sum() > 0, head
+
+
+@pytest.mark.parametrize("n_components", [1, 3])
+def test_full_posterior_methods(digits, n_components):
+    X, _ = digits
+    kw = dict(
+        n_components=n_components,
+        likelihood="bernoulli",
+        hidden_layer_sizes=(16,),
+        max_iter=3,
+        random_state=0,
+    )
+    vae = fit_quietly(VAE(posterior="full", **kw), X[:300])
+    elbo = vae.score_samples(X[:50])
+    iw = vae.log_likelihood(X[:50])
+    assert np.all(np.isfinite(elbo)) and np.all(iw >= elbo - 1e-3)
+    np.testing.assert_allclose(vae.log_likelihood(X[40:50]), iw[40:], rtol=1e-5)  # row-independent
+    assert vae.transform(X[:5]).shape == (5, n_components)
+    assert vae.sample(3, random_state=0).shape == (3, 64)
+    with torch.no_grad():
+        _, _, tril = vae.module_.posterior(torch.from_numpy(X[:5]))
+    assert tril.shape == (5, n_components, n_components)
+    if n_components == 1:  # nothing below the diagonal: the diagonal posterior, weight for weight
+        diagonal = fit_quietly(VAE(posterior="diagonal", **kw), X[:300])
+        np.testing.assert_allclose(diagonal.score_samples(X[:50]), elbo, rtol=1e-5)
+
+
+# ------------------------------------------------------------- a variance that depends on the code
+
+
+def heteroscedastic_data(n, seed):
+    """A line in 4-D whose noise grows tenfold along it: ``x = a t + 1 + s(t) e``, ``t ~ N(0, 1)``,
+    ``s(t) = 0.1 + 0.9 sigmoid(3 t)``."""
+    rng = np.random.default_rng(seed)
+    t = rng.normal(size=(n, 1))
+    s = 0.1 + 0.9 / (1 + np.exp(-3 * t))
+    return (t * HETERO_SLOPE + 1.0 + s * rng.normal(size=(n, 4))).astype(np.float32)
+
+
+HETERO_SLOPE = np.array([2.0, -1.0, 1.5, 0.5])
+
+
+def heteroscedastic_log_likelihood(X):
+    """The exact log-density of :func:`heteroscedastic_data`, by quadrature over ``t``."""
+    t = np.linspace(-7, 7, 4001)
+    s = 0.1 + 0.9 / (1 + np.exp(-3 * t))
+    mean = t[:, None] * HETERO_SLOPE + 1.0
+    X = X.astype(np.float64)[:, None, :]
+    log_px_t = (-0.5 * ((X - mean) / s[:, None]) ** 2 - np.log(s)[:, None] - 0.5 * np.log(2 * np.pi)).sum(-1)
+    log_pt = -0.5 * t**2 - 0.5 * np.log(2 * np.pi)
+    return logsumexp(log_px_t + log_pt, axis=1) + np.log(t[1] - t[0])
+
+
+def test_code_dependent_variance_wins_on_heteroscedastic_data():
+    train, test = heteroscedastic_data(2000, 0), heteroscedastic_data(1000, 1)
+    exact = heteroscedastic_log_likelihood(test).mean()
+    scores = {}
+    for variance in ("feature", "code"):
+        vae = VAE(
+            n_components=1,
+            likelihood_variance=variance,
+            hidden_layer_sizes=(16,),
+            activation="tanh",
+            learning_rate_init=1e-2,
+            max_iter=60,
+            batch_size=200,
+            random_state=0,
+        )
+        scores[variance] = float(np.mean(fit_quietly(vae, train).log_likelihood(test)))
+    # One variance per feature must cover the noisiest end of the line: it loses about a nat.
+    assert scores["code"] > scores["feature"] + 0.8
+    assert scores["code"] > exact - 0.25
+    assert scores["code"] < exact + 0.05  # a lower bound, up to Monte-Carlo noise
+
+
+def test_code_dependent_variance_cannot_collapse_onto_training_points():
+    # Six points, as many latent dimensions as features and no KL term: the decoder can pin each
+    # point and shrink its variance there without end. The bound stops it at exp(-10) times each
+    # feature's variance, so the density stays finite.
+    X = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    vae = VAE(
+        n_components=3,
+        beta=0.0,
+        likelihood_variance="code",
+        hidden_layer_sizes=(32,),
+        learning_rate_init=1e-2,
+        max_iter=300,
+        tol=0,
+        n_iter_no_change=10**6,
+        random_state=0,
+    )
+    fit_quietly(vae, X)
+    m = vae.module_
+    low, high = _LIKELIHOOD_LOGVAR_BOUNDS
+    offset = m.logvar_offset
+    with torch.no_grad():
+        _, logvar = m.decode_distribution(torch.from_numpy(vae.transform(X)))
+    relative = (logvar - offset).numpy()
+    assert relative.min() < -6  # it did collapse as far as it could go, towards the bound...
+    assert relative.min() >= low - 1e-4 and relative.max() <= high + 1e-4  # ...and no further
+    assert np.all(np.isfinite(vae.loss_curve_))
+    # log p(x|z) <= Σ_j -(log scale_j² + low + log 2π) / 2, whatever z: beta=0 trains on it alone.
+    cap = float((-0.5 * (offset + low + np.log(2 * np.pi))).sum())
+    assert min(vae.loss_curve_) > -cap
+    # However far the decoder pushes, the variance stays within its bounds.
+    with torch.no_grad():
+        m.variance_head.bias.fill_(-1e6)
+        _, floor = m.decode_distribution(torch.zeros(2, 3))
+        m.variance_head.bias.fill_(1e6)
+        _, ceiling = m.decode_distribution(torch.zeros(2, 3))
+    torch.testing.assert_close(floor, (offset + low).expand(2, -1))
+    torch.testing.assert_close(ceiling, (offset + high).expand(2, -1))
+    for out in (vae.score_samples(X), vae.log_likelihood(X), vae.sample(4, random_state=0, kind="draw")):
+        assert np.all(np.isfinite(out))
+
+
+def test_code_dependent_draws_have_the_decoded_variance():
+    X = heteroscedastic_data(500, 0)
+    vae = fit_quietly(
+        VAE(n_components=1, likelihood_variance="code", hidden_layer_sizes=(8,), max_iter=5, random_state=0), X
+    )
+    means = vae.sample(4000, random_state=0)
+    draws = vae.sample(4000, random_state=0, kind="draw")
+    z = torch.randn((4000, 1), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        _, logvar = vae.module_.decode_distribution(z)
+    # Standardised residuals: unit variance whatever the code's variance.
+    r = (draws - means) / np.exp(0.5 * logvar.numpy())
+    np.testing.assert_allclose(r.var(0), 1.0, rtol=0.1)
+
+
+def test_code_dependent_variance_needs_the_gaussian_likelihood():
+    with pytest.raises(ValueError, match="likelihood_variance='code'.*likelihood='gaussian'"):
+        VAE(likelihood="bernoulli", likelihood_variance="code", max_iter=1).fit(np.eye(3))
+    with pytest.raises(ValueError, match="posterior"):
+        VAE(posterior="low-rank").fit(np.eye(3))
+
+
+@parametrize_with_checks(
+    [VAE(posterior="full", likelihood_variance="code", max_iter=20, hidden_layer_sizes=(8,), random_state=0)]
+)
+def test_full_posterior_and_code_variance_pass_the_estimator_checks(estimator, check):
+    check(estimator)
 
 
 # --------------------------------------------------------------------------- the ELBO's pieces
@@ -171,7 +506,7 @@ def test_beta_zero_is_a_noisy_autoencoder(digits):
     def recon_and_kl(est):
         R = est.inverse_transform(est.transform(X))
         with torch.no_grad():
-            mu, logvar = est.module_.posterior(torch.from_numpy(X))
+            mu, logvar, _ = est.module_.posterior(torch.from_numpy(X))
         return np.mean((R - X) ** 2), float(kl_standard_normal(mu, logvar).mean())
 
     err0, kl0 = recon_and_kl(plain)
@@ -240,7 +575,7 @@ def test_likelihood_replaces_loss_and_output_activation():
 
 def test_transform_is_the_posterior_mean_and_decoder_gives_means(digits, digits_vae):
     X, _ = digits
-    mu, _ = digits_vae.module_.posterior(torch.from_numpy(X[:50]))
+    mu, _, _ = digits_vae.module_.posterior(torch.from_numpy(X[:50]))
     np.testing.assert_allclose(
         digits_vae.transform(X[:50]), mu.detach().numpy(), rtol=1e-5, atol=1e-6
     )

@@ -57,6 +57,7 @@ GALLERY_ORDER = [
     "plot_contractive_tangents.py",
     "plot_vae_latent_space.py",
     "plot_vae_manifold.py",
+    "plot_vae_heteroscedastic.py",
     "plot_grid_search.py",
     "plot_semisupervised.py",
 ]
