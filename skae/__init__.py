@@ -5,6 +5,7 @@ from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
 from ._contractive import ContractiveAutoencoder
 from ._denoising import DenoisingAutoencoder
+from ._ladder import LadderAutoencoder
 from ._outlier import AutoencoderOutlierDetector
 from ._sparse import SparseAutoencoder
 from ._vae import VAE
@@ -17,6 +18,7 @@ __all__ = [
     "BaseAutoencoder",
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",
+    "LadderAutoencoder",
     "SparseAutoencoder",
     "VAE",
     "__version__",

@@ -231,7 +231,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     @abstractmethod
     def __init__(
         self,
-        n_components=2,
+        n_components=8,
         *,
         hidden_layer_sizes=(128,),
         activation="relu",
@@ -239,12 +239,12 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         loss="mse",
         tied_weights=False,
         dropout=0.0,
-        alpha=0.0,
+        alpha=1e-3,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-5,
+        n_iter_no_change=20,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -402,7 +402,10 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return next(self.module_.parameters()).device
 
     def _batch_size(self, n):
-        return min(256 if self.batch_size == "auto" else self.batch_size, n)
+        # "auto": batches of 256 on large data; on small data about 32 steps per epoch (never below 16
+        # rows), since a few hundred rows in one or two batches get too few optimiser steps.
+        size = min(256, max(16, n // 32)) if self.batch_size == "auto" else self.batch_size
+        return min(size, n)
 
     def _new_optimizer(self, module):
         if self.alpha:

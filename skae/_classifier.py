@@ -13,8 +13,8 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._autoencoder import Autoencoder
 from ._base import _INFERENCE_BATCH, BaseAutoencoder, _seed_from
+from ._ladder import LadderAutoencoder
 from ._modules import MLP
 
 __all__ = ["AutoencoderClassifier"]
@@ -78,6 +78,16 @@ class _ClassifierNetwork(nn.Module):
         return self.autoencoder(x)
 
 
+class _CodeAsScores(nn.Module):
+    """No head: the code itself holds the class scores (``classifier_hidden_layer_sizes=None``)."""
+
+    def reset_parameters(self, generator):
+        pass
+
+    def forward(self, code):
+        return code
+
+
 def _unlabeled_mask(y, marker):
     """Boolean mask of the rows of validated 1-D ``y`` equal to ``marker`` (None: no row is)."""
     n = y.shape[0]
@@ -115,14 +125,20 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         ``hidden_layer_sizes``, ``activation``, noise, sparsity, contraction, KL, ``dropout``,
         ``alpha`` on its own weights ...) are used. It is cloned, never modified. Its training-loop
         parameters (``max_iter``, ``batch_size``, ``learning_rate_init``, ``random_state``,
-        ``device`` ...) are ignored: this estimator's own are used. None means ``Autoencoder()``.
+        ``device`` ...) are ignored: this estimator's own are used. None means
+        ``LadderAutoencoder(n_components=n_classes)``, a ladder network whose code is the class layer
+        (Rasmus et al., 2015): the strongest joint semi-supervised learner skae has (see the User
+        Guide for the measurements).
     reconstruction_weight : float, default=1.0
         Weight λ of the autoencoder's loss. 0 trains a plain neural-network classifier with the
         autoencoder's encoder as its body (the unlabeled rows then only set the network's input
         standardisation).
-    classifier_hidden_layer_sizes : array-like of int, default=()
+    classifier_hidden_layer_sizes : "auto", array-like of int or None, default="auto"
         Hidden layer sizes of the classifier head on the code; ``()`` is a softmax (multinomial
-        logistic) layer.
+        logistic) layer. None means no head: the code itself holds the class scores (logits), so
+        the autoencoder's ``n_components`` must be the number of classes — the ladder network's
+        top layer is its class layer this way (Rasmus et al., 2015). "auto" is None for a
+        :class:`LadderAutoencoder` with one code unit per class, ``()`` otherwise.
     pretrain_epochs : int, default=0
         When > 0, the autoencoder is first trained alone, on its own loss over all rows, for at
         most this many epochs (sequential pretraining); the joint training then starts from its
@@ -143,15 +159,15 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Strength of the L2 penalty on the classifier head's weights (weight decay in Adam). The
         autoencoder's weights get the wrapped autoencoder's own ``alpha``.
     batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``min(256, n_samples)``.
+        Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples).
     learning_rate_init : float, default=1e-3
         Adam's step size.
     max_iter : int, default=200
         Maximum number of joint-training epochs.
-    tol : float, default=1e-4
+    tol : float, default=1e-5
         Tolerance for the stopping criterion on the training loss (or, with early stopping, on the
         validation accuracy).
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Number of epochs with no improvement to wait before stopping.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (labeled and unlabeled alike), stop when the
@@ -217,13 +233,19 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     prediction time (:meth:`predict`, :meth:`predict_proba`, :meth:`transform`) the code of the clean
     input is used, in eval mode: no noise, no dropout, the VAE's posterior mean.
 
-    *The supervised term* of a mini-batch is the mean cross-entropy over its labeled rows only
-    (zero when it holds none); unlabeled rows never enter it. With few labels most batches hold a
-    handful of labeled rows; ``batch_size`` trades how often the head is updated against noise.
+    *The supervised term* of a step is the mean cross-entropy over its labeled rows only: those the
+    shuffle put in its mini-batch and the ``labeled_batch_size`` labeled rows appended to it.
+    Unlabeled rows never enter it. The autoencoder's term is computed on the mini-batch itself (an
+    autoencoder that normalises over the batch, the ladder, takes its statistics from it too), so
+    that the appended rows do not over-weight the labeled rows in the unsupervised term.
 
-    The default ``Autoencoder()`` has a 2-D code; for real data pass an autoencoder with a larger
-    ``n_components``. The autoencoders' losses differ in scale (a mean over features for most, a
-    sum in nats for the VAE): tune ``reconstruction_weight`` for the one you wrap.
+    *Which autoencoder.* The default, a :class:`LadderAutoencoder` with one code unit per class and
+    no head, is the strongest joint learner measured here: on MNIST with 100 labels it reaches a
+    few percent error, where the other autoencoders' joint training is no better than a logistic
+    regression on the labeled rows (see the User Guide). The autoencoders' objectives are
+    unit-free (the reconstruction relative to the data's variance, the ladder's normalised
+    denoising costs; the VAE's is in nats per sample): ``reconstruction_weight`` of 1 is a
+    reasonable start for all but the VAE.
 
     :meth:`score` is the accuracy; :meth:`score_samples` is the wrapped autoencoder's per-sample
     score (e.g. negative reconstruction error) under the jointly trained network.
@@ -259,7 +281,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     _parameter_constraints: dict = {
         "autoencoder": [BaseAutoencoder, None],
         "reconstruction_weight": [Interval(Real, 0, None, closed="left")],
-        "classifier_hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "classifier_hidden_layer_sizes": [
+            StrOptions({"auto"}), "array-like", Interval(Integral, 1, None, closed="left"), None
+        ],
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
         "labeled_batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "unlabeled_label": [Integral, str, None],
@@ -271,7 +295,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         autoencoder=None,
         *,
         reconstruction_weight=1.0,
-        classifier_hidden_layer_sizes=(),
+        classifier_hidden_layer_sizes="auto",
         pretrain_epochs=0,
         labeled_batch_size="auto",
         unlabeled_label=-1,
@@ -279,8 +303,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-5,
+        n_iter_no_change=20,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -409,7 +433,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         return torch.cat(parts)
 
     def _make_autoencoder(self):
-        ae = Autoencoder() if self.autoencoder is None else self.autoencoder
+        ae = LadderAutoencoder(n_components=len(self.classes_)) if self.autoencoder is None else self.autoencoder
         if not isinstance(ae, BaseAutoencoder) or isinstance(ae, AutoencoderClassifier):
             raise TypeError(
                 "autoencoder must be a skae autoencoder instance (Autoencoder, SparseAutoencoder, "
@@ -452,8 +476,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
                     f"{name} needs samples of at least 2 classes among the labeled rows of y, but "
                     f"got only one class: {classes[0]!r}."
                 )
-            self.autoencoder_ = self._make_autoencoder()
             self.classes_ = classes
+            self.autoencoder_ = self._make_autoencoder()
         elif classes is not None and not np.array_equal(self.classes_, unique_labels(classes)):
             raise ValueError(
                 f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
@@ -471,8 +495,22 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         targets[labeled] = np.searchsorted(self.classes_, y_labeled)
         return X, torch.from_numpy(targets)
 
+    def _head_sizes(self):
+        """The head's hidden sizes, or None for no head (the code holds the class scores)."""
+        sizes = self.classifier_hidden_layer_sizes
+        if isinstance(sizes, str):  # "auto"
+            ae = self.autoencoder_
+            return None if isinstance(ae, LadderAutoencoder) and ae.n_components == len(self.classes_) else ()
+        return sizes
+
     def _check_params(self, X):
         self.autoencoder_._check_params(X)
+        if self._head_sizes() is None and self.autoencoder_.n_components != len(self.classes_):
+            raise ValueError(
+                "classifier_hidden_layer_sizes=None uses the autoencoder's code as the class scores, "
+                f"so its n_components ({self.autoencoder_.n_components}) must equal the number of "
+                f"classes ({len(self.classes_)})."
+            )
 
     def _on_first_fit(self, X):
         ae = self.autoencoder_
@@ -507,9 +545,12 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         pretrained = ae_module is not None
         if not pretrained:
             ae_module = self.autoencoder_._build_module(n_features)
-        sizes = self.classifier_hidden_layer_sizes
-        sizes = (sizes,) if isinstance(sizes, Integral) else tuple(int(h) for h in sizes)
-        head = MLP([self.autoencoder_.n_components, *sizes, len(self.classes_)], "relu", "identity")
+        sizes = self._head_sizes()
+        if sizes is None:
+            head = _CodeAsScores()
+        else:
+            sizes = (sizes,) if isinstance(sizes, Integral) else tuple(int(h) for h in sizes)
+            head = MLP([self.autoencoder_.n_components, *sizes, len(self.classes_)], "relu", "identity")
         return _ClassifierNetwork(ae_module, head, pretrained=pretrained)
 
     def _new_optimizer(self, module):
@@ -521,7 +562,15 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         return torch.optim.Adam([g for g in groups if g["params"]], lr=self.learning_rate_init)
 
     def _batch_loss(self, module, X, y, generator):
-        reconstruction, code = self.autoencoder_._forward_loss(module.autoencoder, X, generator)
+        # The labeled rows appended to the step's batch (see _extend_batch) enter the supervised term;
+        # an autoencoder that normalises over the batch (the ladder) takes its statistics, and its
+        # cost, from the step's own rows only.
+        extra = self._labeled_stream[1] if getattr(self, "_labeled_stream", None) else 0
+        self.autoencoder_._stats_rows = X.shape[0] - extra if extra else None
+        try:
+            reconstruction, code = self.autoencoder_._forward_loss(module.autoencoder, X, generator)
+        finally:
+            self.autoencoder_._stats_rows = None
         logits = module.head(code)
         # ignore_index drops the unlabeled rows from the sum: they get no supervised gradient at all.
         n_labeled = (y >= 0).sum().clamp(min=1)

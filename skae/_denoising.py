@@ -22,8 +22,9 @@ class DenoisingAutoencoder(Autoencoder):
 
     Parameters
     ----------
-    n_components : int, default=2
-        Size of the code (latent dimension K).
+    n_components : int, default=8
+        Size of the code (latent dimension K). The default suits real data of tens of features or
+        more; pass 2 or 3 for a plot of the codes.
     noise : {"gaussian", "masking", "salt_and_pepper"}, default="gaussian"
         The corruption ``C(x̃ | x)``:
 
@@ -58,19 +59,23 @@ class DenoisingAutoencoder(Autoencoder):
         If True the decoder's weights are the encoder's, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    alpha : float, default=1e-3
+        Strength of the L2 penalty on the weights (as weight decay in Adam). The small default keeps
+        a network trained for many steps on a few hundred rows from memorising them.
     batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``min(256, n_samples)``. Larger values are clipped to n_samples.
+        Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):
+        batches of 256 on large data, and about 32 optimiser steps per epoch on a few hundred rows,
+        which need many steps more than large batches. Larger values are clipped to n_samples.
     learning_rate_init : float, default=1e-3
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
-    tol : float, default=1e-4
+    tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
-        early stopping, the validation score) has not improved by at least ``tol`` for
+        early stopping, the validation score) has not improved by at least ``tol`` times the
+        reference loss (for ``loss="mse"``, the data's mean variance; see Notes) for
         ``n_iter_no_change`` consecutive epochs.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Number of epochs with no improvement to wait before stopping.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, stop when its score stops improving
@@ -194,7 +199,7 @@ class DenoisingAutoencoder(Autoencoder):
 
     def __init__(
         self,
-        n_components=2,
+        n_components=8,
         *,
         noise="gaussian",
         noise_level=0.1,
@@ -205,12 +210,12 @@ class DenoisingAutoencoder(Autoencoder):
         loss="mse",
         tied_weights=False,
         dropout=0.0,
-        alpha=0.0,
+        alpha=1e-3,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-5,
+        n_iter_no_change=20,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,

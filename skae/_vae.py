@@ -286,7 +286,7 @@ class VAE(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int, default=2
+    n_components : int, default=8
         Dimension of the latent space.
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
         The decoder's distribution ``p(x|z)``. "bernoulli" reads the decoder's output as logits and
@@ -327,15 +327,15 @@ class VAE(BaseAutoencoder):
     alpha : float, default=0.0
         Strength of the L2 penalty on the weights (as weight decay in Adam).
     batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``min(256, n_samples)``.
+        Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples).
     learning_rate_init : float, default=1e-3
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
-    tol : float, default=1e-4
+    tol : float, default=1e-5
         Tolerance for the stopping criterion (on the training loss, in nats per sample, or on the
         validation ELBO with early stopping).
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Number of epochs with no improvement to wait before stopping.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when its mean ELBO stops improving.
@@ -453,7 +453,7 @@ class VAE(BaseAutoencoder):
 
     def __init__(
         self,
-        n_components=2,
+        n_components=8,
         *,
         likelihood="gaussian",
         likelihood_variance="feature",
@@ -468,8 +468,8 @@ class VAE(BaseAutoencoder):
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-5,
+        n_iter_no_change=20,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,

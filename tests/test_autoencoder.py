@@ -261,7 +261,7 @@ def test_partial_fit_is_one_epoch_and_keeps_optimizer(digits):
         assert est.n_iter_ == i + 1
     assert len(est.loss_curve_) == 3
     state = est._optimizer.state_dict()["state"]
-    assert all(int(s["step"]) == 3 * int(np.ceil(len(X) / 256)) for s in state.values())
+    assert all(int(s["step"]) == 3 * int(np.ceil(len(X) / est._batch_size(len(X)))) for s in state.values())
     with pytest.raises(ValueError, match="features"):
         est.partial_fit(X[:, :10])
 

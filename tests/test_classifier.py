@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
 
 import skae
-from skae import Autoencoder, AutoencoderClassifier, BaseAutoencoder
+from skae import Autoencoder, AutoencoderClassifier, BaseAutoencoder, LadderAutoencoder
 
 
 @pytest.fixture(autouse=True)
@@ -62,26 +62,26 @@ def autoencoder_classes():
 # --------------------------------------------------------------------------- semi-supervised gain
 
 
-def test_unlabeled_rows_help_on_digits_with_50_labels(digits):
-    """Joint training beats raw-pixel LR on the labeled rows and the same network without ℓ_X."""
-    X_train, X_test, y_train, y_test = digits
+def test_default_beats_logistic_regression_on_digits_with_3_labels_per_class():
+    """The default classifier (a ladder network whose code is the class layer) on digits as loaded,
+    with 3 labels per class: a clear margin over LogisticRegression on the 30 labeled rows for every
+    label draw, and over the same network trained without its denoising cost (the unlabeled rows
+    then only set the input standardisation). max_iter=60 keeps the test quick: the default 200
+    epochs reach 0.917 (mean of these 3 draws) against LR's 0.800 and LabelSpreading(knn)'s 0.914;
+    60 reach 0.889."""
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=500, random_state=0, stratify=y)
     lr, joint, supervised_only = [], [], []
     for seed in range(3):
-        y_semi, keep = few_labels(y_train, 5, seed)
+        y_semi, keep = few_labels(y_train, 3, seed)
         lr.append(LogisticRegression(max_iter=2000).fit(X_train[keep], y_train[keep]).score(X_test, y_test))
-        for weight, out in ((5.0, joint), (0.0, supervised_only)):
-            clf = AutoencoderClassifier(
-                Autoencoder(n_components=32, hidden_layer_sizes=(256,), tied_weights=True),
-                reconstruction_weight=weight,
-                alpha=1e-2,
-                batch_size=64,
-                learning_rate_init=3e-3,
-                max_iter=20,
-                random_state=seed,
-            )
+        for weight, out in ((1.0, joint), (0.0, supervised_only)):
+            clf = AutoencoderClassifier(reconstruction_weight=weight, max_iter=60, random_state=seed)
             out.append(clf.fit(X_train, y_semi).score(X_test, y_test))
-    assert np.mean(joint) > np.mean(lr) + 0.01, (joint, lr)
-    assert np.mean(joint) > np.mean(supervised_only) + 0.01, (joint, supervised_only)
+    assert isinstance(clf.autoencoder_, LadderAutoencoder) and clf.autoencoder_.n_components == 10
+    assert np.mean(joint) > np.mean(lr) + 0.05, (joint, lr)
+    assert min(j - r for j, r in zip(joint, lr)) > 0.02, (joint, lr)
+    assert np.mean(joint) > np.mean(supervised_only) + 0.05, (joint, supervised_only)
 
 
 # --------------------------------------------------------------------------- the supervised term
