@@ -5,6 +5,8 @@ from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
 from ._contractive import ContractiveAutoencoder
 from ._denoising import DenoisingAutoencoder
+from ._hamming import HammingIndex
+from ._hashing import HashingAutoencoder
 from ._outlier import AutoencoderOutlierDetector
 from ._sparse import SparseAutoencoder
 from ._vae import VAE
@@ -17,6 +19,8 @@ __all__ = [
     "BaseAutoencoder",
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",
+    "HammingIndex",
+    "HashingAutoencoder",
     "SparseAutoencoder",
     "VAE",
     "__version__",
