@@ -11,9 +11,15 @@ __all__ = ["HammingIndex"]
 # _INDEX_BITS. Sorting keys orders by distance, then by index, which is the tie-breaking rule.
 _INDEX_BITS = 40
 _INDEX_MASK = np.uint64((1 << _INDEX_BITS) - 1)
-# Query rows x database rows handled at once: bounds the working memory (about 11 bytes per pair, ~23 MB)
-# whatever the size of the database.
+# Query rows x database rows handled at once, _QUERY_BLOCK queries at a time: bounds the working memory
+# (about 11 bytes per pair, ~23 MB) whatever the size of the database.
 _BLOCK_PAIRS = 1 << 21
+_QUERY_BLOCK = 256
+# While merging candidates, the query row (< _QUERY_BLOCK) goes in the top 8 bits of the key: distances
+# then have 64 - 8 - _INDEX_BITS = 16 bits, so codes have at most 65,535 bits.
+_ROW_SHIFT = 64 - 8
+_KEY_MASK = np.uint64((1 << _ROW_SHIFT) - 1)
+_MAX_BITS = (1 << (_ROW_SHIFT - _INDEX_BITS)) - 1
 
 
 def _check_bits(X, input_name, packed):
@@ -32,7 +38,7 @@ def _check_bits(X, input_name, packed):
             raise ValueError(f"{input_name} must hold numbers 0 and 1, got dtype {X.dtype}.")
         bad = (X != 0) & (X != 1)
         if bad.any():
-            value = X[bad].flat[0]
+            value = X[bad].flat[0].item()
             raise ValueError(
                 f"{input_name} must hold binary codes, one 0 or 1 per bit, but it contains {value!r}. "
                 "Threshold real-valued codes first (e.g. codes > 0 for sign codes), or pass packed "
@@ -131,6 +137,8 @@ class HammingIndex:
         if not isinstance(self.packed, (bool, np.bool_)):
             raise ValueError(f"packed must be True or False, got {self.packed!r}.")
         packed, self.n_bits_ = _check_bits(X, "X", self.packed)
+        if self.n_bits_ > _MAX_BITS:
+            raise ValueError(f"HammingIndex handles codes of at most {_MAX_BITS} bits, got {self.n_bits_}.")
         self.n_samples_fit_ = packed.shape[0]
         if self.n_samples_fit_ >= 1 << _INDEX_BITS:
             raise ValueError(f"HammingIndex holds at most 2**{_INDEX_BITS} codes, got {self.n_samples_fit_}.")
@@ -195,7 +203,7 @@ def _search(queries, words, n_bits, k):
     n = words.shape[1]
     dist_dtype = np.uint8 if n_bits < 256 else np.uint16
     # Many queries against a slice of the database: the slice stays in cache while the queries pass.
-    q_block = max(1, min(n_queries, 256))
+    q_block = min(n_queries, _QUERY_BLOCK)
     db_block = max(k, _BLOCK_PAIRS // q_block)
     out = np.empty((n_queries, k), dtype=np.uint64)
     xor = np.empty(q_block * min(db_block, n), dtype=np.uint64)
@@ -204,7 +212,7 @@ def _search(queries, words, n_bits, k):
     for q0 in range(0, n_queries, q_block):
         q = queries[:, q0 : q0 + q_block]
         b = q.shape[1]
-        best = None
+        top = _TopK(b, k)
         for d0 in range(0, n, db_block):
             m = min(db_block, n - d0)
             D = dist[: b * m].reshape(b, m)
@@ -219,34 +227,67 @@ def _search(queries, words, n_bits, k):
                     c = count[: b * m].reshape(b, m)
                     np.bitwise_count(x, out=c)
                     D += c
-            best = _merge(best, D, d0, k)
-        out[q0 : q0 + b] = np.sort(best, axis=1)
+            top.add(D, d0)
+        out[q0 : q0 + b] = top.result()
     return out
 
 
-def _merge(best, D, offset, k):
-    """The k smallest keys of each row among ``best`` (b, k) and the block of distances ``D``."""
-    b, m = D.shape
-    if best is None:
-        # First block: every code is a candidate. The keys are unique (the index is part of them), so
-        # the partition picks the same set as a full sort would.
-        keys = (D.astype(np.uint64) << np.uint64(_INDEX_BITS)) | np.arange(offset, offset + m, dtype=np.uint64)
-        return np.partition(keys, k - 1, axis=1)[:, :k] if m > k else keys
-    # Later blocks hold higher indices, which lose ties: only codes strictly closer than a row's current
-    # k-th neighbour can enter its list. Far fewer than m, once the first block has set the bar.
-    kth = (best.max(axis=1) >> np.uint64(_INDEX_BITS)).astype(D.dtype)
-    # flatnonzero of the raveled mask: several times faster than a 2-D nonzero.
-    flat = np.flatnonzero(D < kth[:, None])
-    if flat.size == 0:
-        return best
-    rows, cols = np.divmod(flat, m)
-    new = (D[rows, cols].astype(np.uint64) << np.uint64(_INDEX_BITS)) | (cols.astype(np.uint64) + np.uint64(offset))
-    all_rows = np.concatenate([np.repeat(np.arange(b), k), rows])
-    all_keys = np.concatenate([best.ravel(), new])
-    order = np.lexsort((all_keys, all_rows))
-    counts = np.bincount(all_rows, minlength=b)
-    starts = np.cumsum(counts) - counts
-    return all_keys[order][starts[:, None] + np.arange(k)]
+class _TopK:
+    """The k smallest keys of each of ``b`` query rows, over blocks of distances in database order.
+
+    The first block fills every row's list. From then on only codes *strictly* closer than a row's
+    current k-th neighbour are kept as candidates (later blocks hold higher indices, which lose ties);
+    they are buffered and merged into the lists now and then, not after every block, because merging
+    costs a sort of all b * k current keys.
+    """
+
+    def __init__(self, b, k):
+        self.b, self.k = b, k
+        self.best = None  # (b, k) keys
+        self.kth = None  # (b,) distance of each row's k-th key
+        self.rows, self.keys, self.pending = [], [], 0
+
+    def add(self, D, offset):
+        m = D.shape[1]
+        if self.best is None:
+            # The keys are unique (the index is part of them): the partition picks the same set as a
+            # full sort would.
+            keys = (D.astype(np.uint64) << np.uint64(_INDEX_BITS)) | np.arange(offset, offset + m, dtype=np.uint64)
+            self._set(np.partition(keys, self.k - 1, axis=1)[:, : self.k] if m > self.k else keys)
+            return
+        # flatnonzero of the raveled mask: several times faster than a 2-D nonzero. The bar only drops
+        # between merges, so it may let through codes a fresher bar would have stopped: never too few.
+        flat = np.flatnonzero(D < self.kth[:, None].astype(D.dtype))
+        if flat.size == 0:
+            return
+        rows, cols = np.divmod(flat, m)
+        self.rows.append(rows)
+        dist = D.ravel()[flat].astype(np.uint64)
+        self.keys.append((dist << np.uint64(_INDEX_BITS)) | (cols.astype(np.uint64) + np.uint64(offset)))
+        self.pending += flat.size
+        if self.pending >= self.best.size:
+            self._merge()
+
+    def result(self):
+        self._merge()
+        return np.sort(self.best, axis=1)
+
+    def _set(self, best):
+        self.best = best
+        self.kth = best.max(axis=1) >> np.uint64(_INDEX_BITS)
+
+    def _merge(self):
+        if not self.pending:
+            return
+        b, k = self.b, self.k
+        rows = np.concatenate([np.repeat(np.arange(b), k), *self.rows]).astype(np.uint64)
+        keys = np.concatenate([self.best.ravel(), *self.keys])
+        # One sort of single uint64 keys, the row in the top bits: faster than a lexsort of two arrays.
+        merged = np.sort(keys | (rows << np.uint64(_ROW_SHIFT)))
+        counts = np.bincount(rows, minlength=b)
+        starts = np.cumsum(counts) - counts
+        self._set(merged[starts[:, None] + np.arange(k)] & _KEY_MASK)
+        self.rows, self.keys, self.pending = [], [], 0
 
 
 def _drop_self(dist, ind):

@@ -61,9 +61,10 @@ class HashingAutoencoder(BaseAutoencoder):
     """Semantic hashing: an autoencoder whose code is a string of ``n_components`` bits.
 
     Each sample is encoded as a short binary code, learned so that similar samples get codes that
-    differ in few bits. Similar-item search then becomes a search by Hamming distance over bit-packed
-    codes (:class:`HammingIndex`), whose cost depends on the number of bits, not on the number of
-    input features (Salakhutdinov & Hinton, 2009).
+    differ in few bits (semantic hashing, Salakhutdinov & Hinton, 2009). Similar-item search then
+    becomes a search by Hamming distance over bit-packed codes (:class:`HammingIndex`), whose cost
+    depends on the number of bits, not on the number of input features. Read more in the
+    :ref:`User Guide <hashing>`.
 
     The encoder ends in ``n_components`` code units. :meth:`transform` returns their bits, 1 where a
     unit's pre-activation is above its threshold, as float32 zeros and ones, so that the codes flow
@@ -95,7 +96,7 @@ class HashingAutoencoder(BaseAutoencoder):
     noise_level : float or "auto", default="auto"
         Standard deviation of the Gaussian noise added to the code units' pre-activations in
         training: relative to their standardized scale for ``"straight_through"`` ("auto": 1.5), in
-        logits for ``"sigmoid"`` ("auto": 4.0, Salakhutdinov & Hinton's value).
+        logits for ``"sigmoid"`` ("auto": 4.0, i.e. variance 16, Salakhutdinov & Hinton's value).
     hidden_layer_sizes : array-like of int, default=(128,)
         Sizes of the encoder's hidden layers; the decoder uses them in reverse. ``()`` gives a
         single-layer (shallow) autoencoder.
@@ -188,20 +189,28 @@ class HashingAutoencoder(BaseAutoencoder):
     so :meth:`jacobian` is zero wherever it is defined; ``module_.logits`` is the differentiable
     quantity the bits threshold.
 
-    Why straight-through with standardized, noisy pre-activations by default: on MNIST (60,000
-    database images, 10,000 queries, same label = relevant; ``benchmarks/bench_hashing.py``), at 32
-    bits after the same training, it ranked clearly better than the sigmoid recipe, which drifted as
-    the network grew its weights to escape the noise, and than a noise-free straight-through
-    estimator, whose codes keep improving the reconstruction while their Hamming distances lose their
-    meaning. See ``benchmarks/RESULTS.md`` for the figures.
+    Why straight-through bits with noise on standardized pre-activations by default: on MNIST
+    (60,000 database images, 10,000 queries, same label = relevant, ``benchmarks/bench_hashing.py``),
+    with the same network (784-512-256-32) and 20 epochs, the mean average precision of the Hamming
+    ranking was 50.7 % with it, 40.1 % with the sigmoid recipe (``noise_level=4``) and 31.6 % with a
+    noise-free straight-through estimator, against 43.9 % for PCA-ITQ (Gong & Lazebnik, 2011). Without
+    noise, the codes keep improving the reconstruction while their Hamming distances lose their
+    meaning; without standardization, the network learns to outgrow the noise.
+
+    ``noise_level`` trades coarse for fine structure: with 1.0 instead of 1.5, the MNIST mean average
+    precision at 32 bits was 44.1 % but the precision of the 100 nearest codes rose from 80.9 % to
+    85.1 %. See the :ref:`User Guide <hashing>`.
 
     References
     ----------
-    .. [1] R. Salakhutdinov and G. Hinton, "Semantic hashing", International Journal of Approximate
+    .. [1] Salakhutdinov, R. and G. Hinton, "Semantic hashing", International Journal of Approximate
        Reasoning 50(7), 2009.
-    .. [2] Y. Bengio, N. Léonard and A. Courville, "Estimating or propagating gradients through
+    .. [2] Bengio, Y., N. Léonard and A. Courville, "Estimating or propagating gradients through
        stochastic neurons for conditional computation", arXiv:1308.3432, 2013.
-    .. [3] S. Ioffe and C. Szegedy, "Batch normalization", ICML 2015.
+    .. [3] Ioffe, S. and C. Szegedy, "Batch normalization: Accelerating deep network training by
+       reducing internal covariate shift", ICML 2015.
+    .. [4] Gong, Y. and S. Lazebnik, "Iterative quantization: A Procrustean approach to learning
+       binary codes", CVPR 2011.
 
     Examples
     --------

@@ -153,10 +153,12 @@ def test_bad_parameters(digits):
     "n_bits, p, k",
     [(8, 0.5, 20), (16, 0.2, 7), (64, 0.5, 10), (70, 0.3, 5), (300, 0.5, 3)],
 )
-@pytest.mark.parametrize("block", [hamming._BLOCK_PAIRS, 997])
-def test_kneighbors_matches_brute_force(n_bits, p, k, block, monkeypatch):
-    # block=997 splits the database into many blocks: the merge of per-block candidates is tested.
-    monkeypatch.setattr(hamming, "_BLOCK_PAIRS", block)
+@pytest.mark.parametrize("blocks", ["default", "small"])
+def test_kneighbors_matches_brute_force(n_bits, p, k, blocks, monkeypatch):
+    if blocks == "small":
+        # Many query blocks and database blocks: the buffering and merging of candidates is exercised.
+        monkeypatch.setattr(hamming, "_QUERY_BLOCK", 7)
+        monkeypatch.setattr(hamming, "_BLOCK_PAIRS", 7 * 50)
     rng = np.random.RandomState(n_bits)
     database, queries = random_codes(rng, 1200, n_bits, p), random_codes(rng, 40, n_bits, p)
     dist, ind = HammingIndex(n_neighbors=k).fit(database).kneighbors(queries)
