@@ -107,7 +107,7 @@ class HammingIndex:
     >>> codes = np.array([[0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 1], [1, 1, 0, 0]])
     >>> index = HammingIndex(n_neighbors=2).fit(codes)
     >>> dist, ind = index.kneighbors([[0, 0, 1, 1]])
-    >>> dist, ind  # [0, 0, 0, 1] differs in one bit; three codes differ in two: the lowest index wins
+    >>> dist, ind  # [0, 0, 0, 1] differs in 1 bit; two codes differ in 2 bits: the lower index wins
     (array([[1, 2]]), array([[2, 0]]))
     """
 
