@@ -186,8 +186,9 @@ class HashingAutoencoder(BaseAutoencoder):
 
     :meth:`inverse_transform` decodes codes (any values, bits or not); :meth:`score_samples` is the
     negative reconstruction error from the bits, without noise. The code is piecewise constant in X,
-    so :meth:`jacobian` is zero wherever it is defined; ``module_.logits`` is the differentiable
-    quantity the bits threshold.
+    so :meth:`jacobian` is zero wherever it is defined (and :meth:`tangent_space` has nothing to
+    find: its singular values are zero); ``module_.logits`` is the differentiable quantity the bits
+    threshold.
 
     Why straight-through bits with noise on standardized pre-activations by default: on MNIST
     (60,000 database images, 10,000 queries, same label = relevant, ``benchmarks/bench_hashing.py``),
