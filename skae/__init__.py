@@ -5,6 +5,8 @@ from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
 from ._contractive import ContractiveAutoencoder
 from ._denoising import DenoisingAutoencoder
+from ._hamming import HammingIndex
+from ._hashing import HashingAutoencoder
 from ._ladder import LadderAutoencoder
 from ._outlier import AutoencoderOutlierDetector
 from ._sparse import SparseAutoencoder
@@ -19,6 +21,8 @@ __all__ = [
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",
     "LadderAutoencoder",
+    "HammingIndex",
+    "HashingAutoencoder",
     "SparseAutoencoder",
     "VAE",
     "__version__",
