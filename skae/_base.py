@@ -239,7 +239,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         loss="mse",
         tied_weights=False,
         dropout=0.0,
-        alpha=1e-3,
+        alpha=0.0,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,

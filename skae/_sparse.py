@@ -61,9 +61,8 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         If True the decoder's weights are the encoder's, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=1e-3
-        Strength of the L2 penalty on the weights (as weight decay in Adam). The small default keeps
-        a network trained for many steps on a few hundred rows from memorising them.
+    alpha : float, default=0.0
+        Strength of the L2 penalty on the weights (as weight decay in Adam).
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):
         batches of 256 on large data, and about 32 optimiser steps per epoch on a few hundred rows,
@@ -216,7 +215,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         loss="mse",
         tied_weights=False,
         dropout=0.0,
-        alpha=1e-3,
+        alpha=0.0,
         batch_size="auto",
         learning_rate_init=1e-3,
         max_iter=200,
