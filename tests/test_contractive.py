@@ -367,6 +367,7 @@ def test_tangent_space_recovers_a_circles_tangents(seed):
         max_iter=200,
         tol=0.0,
         learning_rate_init=1e-2,
+        batch_size=256,  # 400 steps: the budget these bounds were set for, whatever the default batch
         random_state=seed,
     )
     cae = fit_quiet(ContractiveAutoencoder(contraction_weight=0.01, **arch), X)
