@@ -22,9 +22,13 @@ _BN_MOMENTUM = 0.1
 
 
 def _batch_moments(z):
-    """Mean and variance over the batch (biased, as batch normalisation uses)."""
-    var, mean = torch.var_mean(z, dim=0, unbiased=False)
-    return mean, var
+    """Mean and variance over the batch (biased, as batch normalisation uses).
+
+    Written out rather than ``torch.var_mean``, whose backward costs twice as much on CPU.
+    """
+    mean = z.mean(dim=0)
+    centred = z - mean
+    return mean, (centred * centred).mean(dim=0)
 
 
 def _normalize(z, mean, var):
@@ -50,10 +54,11 @@ class _Combinator(nn.Module):
             self.a[6].fill_(1.0)
 
     def forward(self, z_noisy, u):
-        a = self.a
-        mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
-        v = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
-        return (z_noisy - mu) * v + mu
+        # Fused multiply-adds: about half the elementwise ops of the formula written out.
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = self.a.unbind(0)
+        mu = torch.addcmul(torch.addcmul(a4, a3, u), a0, torch.sigmoid(torch.addcmul(a2, a1, u)))
+        v = torch.addcmul(torch.addcmul(a9, a8, u), a5, torch.sigmoid(torch.addcmul(a7, a6, u)))
+        return torch.addcmul(mu, z_noisy - mu, v)
 
 
 class LadderModule(nn.Module):
@@ -458,6 +463,34 @@ class LadderAutoencoder(BaseAutoencoder):
     def _loss(self, X, X_in, code, output, module):
         costs, rows = output
         return self._weighted_cost(costs)[:rows].mean()
+
+    def score_samples(self, X):
+        """Per-sample score: minus the weighted denoising cost of the sample's noise-free pass.
+
+        Every layer's estimate is computed from its clean lateral value and the layer above, at the
+        inference statistics, and compared with the clean value as in training (the input in the data's
+        units relative to its variance). It depends on the sample alone. Higher is better.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The samples to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), dtype float32
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from skae import LadderAutoencoder
+        >>> X = load_digits().data
+        >>> ladder = LadderAutoencoder(hidden_layer_sizes=(32,), max_iter=3, random_state=0).fit(X)
+        >>> scores = ladder.score_samples(X[:5])
+        >>> scores.shape, bool((scores <= 0).all())
+        ((5,), True)
+        """
+        return super().score_samples(X)
 
     def _score_samples_tensor(self, module, X):
         costs, _ = module.denoising_costs(X, 0.0, None)

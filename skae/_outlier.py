@@ -142,10 +142,10 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     References
     ----------
-    .. [1] M. Sakurada and T. Yairi, "Anomaly detection using autoencoders with nonlinear
+    .. [1] Sakurada, M. and Yairi, T., "Anomaly detection using autoencoders with nonlinear
        dimensionality reduction", MLSDA workshop, 2014.
-    .. [2] C. C. Aggarwal, "Outlier Analysis", 2nd ed., Springer, 2017, §3.5.
-    .. [3] J. W. Tukey, "Exploratory Data Analysis", Addison-Wesley, 1977.
+    .. [2] Aggarwal, C. C., "Outlier Analysis", 2nd ed., Springer, 2017, §3.5.
+    .. [3] Tukey, J. W., "Exploratory Data Analysis", Addison-Wesley, 1977.
 
     Examples
     --------

@@ -91,3 +91,39 @@ def test_grid_search_in_parallel_matches_sequential(digits):
     # number of torch threads (a few predictions at most).
     np.testing.assert_allclose(one.cv_results_["mean_test_score"], two.cv_results_["mean_test_score"], atol=0.01)
     assert one.best_params_["clf__C"] == two.best_params_["clf__C"]
+
+
+def _transformer_classes():
+    """Every skae autoencoder a Pipeline can hold before a semi-supervised scikit-learn model."""
+    import inspect
+
+    import skae
+    from skae import AutoencoderClassifier, BaseAutoencoder
+
+    return [
+        getattr(skae, name)
+        for name in sorted(skae.__all__)
+        if inspect.isclass(getattr(skae, name))
+        and issubclass(getattr(skae, name), BaseAutoencoder)
+        and not issubclass(getattr(skae, name), AutoencoderClassifier)
+        and not inspect.isabstract(getattr(skae, name))
+    ]
+
+
+@pytest.mark.parametrize("cls", _transformer_classes(), ids=lambda c: c.__name__)
+def test_transformers_ignore_unlabeled_marks_and_pipeline_routes_y(cls, digits):
+    """Sequential semi-supervised learning: y with -1 for unlabeled rows goes through the skae step
+    untouched (its fit ignores y, -1 or not) to LabelSpreading, which uses it."""
+    from sklearn.semi_supervised import LabelSpreading
+
+    X, y = digits[0][:300], digits[1][:300]
+    y_semi = np.where(np.random.RandomState(0).rand(len(y)) < 0.2, y, -1)
+    params = {k: v for k, v in dict(n_components=8, max_iter=3, random_state=0).items() if k in cls().get_params()}
+    with_y = cls(**params).fit(X, y_semi)
+    without_y = cls(**params).fit(X)
+    np.testing.assert_array_equal(with_y.transform(X), without_y.transform(X))
+    pipe = make_pipeline(cls(**params), LabelSpreading(kernel="knn", n_neighbors=10)).fit(X, y_semi)
+    spread = pipe[-1]
+    assert spread.transduction_.shape == (len(y),)
+    np.testing.assert_array_equal(spread.transduction_[y_semi != -1], y_semi[y_semi != -1])
+    assert set(np.unique(pipe.predict(X))) <= set(range(10))
