@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_mnist, parser, record, table  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 
-from skae import Autoencoder  # noqa: E402
+from skae import Autoencoder, DenoisingAutoencoder  # noqa: E402
 
 PAPER = {30: {"deep autoencoder (H&S 2006)": 3.00, "logistic PCA (H&S 2006)": 8.01, "PCA (H&S 2006)": 13.87}}
 
@@ -38,16 +38,23 @@ def main():
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--decay-fraction", type=float, default=0.25)
     p.add_argument("--eval-every", type=int, default=5, help="epochs between test evaluations")
+    p.add_argument("--noise-level", type=float, default=0.0,
+                   help="> 0: a DenoisingAutoencoder with Gaussian noise of this many feature scales")
+    p.add_argument("--activation", default="relu")
     args = p.parse_args()
     X, _, X_test, _ = load_mnist(args.mnist)
 
     pca = PCA(args.k, random_state=0).fit(X)
     pca_err = test_error(X_test, pca.inverse_transform(pca.transform(X_test)))
 
-    ae = Autoencoder(
-        n_components=args.k, hidden_layer_sizes=(1000, 500, 250), loss=args.loss,
+    params = dict(
+        n_components=args.k, hidden_layer_sizes=(1000, 500, 250), loss=args.loss, activation=args.activation,
         batch_size=args.batch_size, learning_rate_init=args.lr, precision=args.precision, random_state=0,
     )
+    if args.noise_level > 0:
+        ae = DenoisingAutoencoder(noise="gaussian", noise_level=args.noise_level, **params)
+    else:
+        ae = Autoencoder(**params)
     budget = args.minutes * 60
     start = time.perf_counter()
     curve = []
@@ -68,7 +75,9 @@ def main():
     err = test_error(X_test, ae.inverse_transform(ae.transform(X_test)))
     curve.append((ae.n_iter_, wall, err))
 
-    rows = [[f"skae Autoencoder 784-1000-500-250-{args.k} ({args.loss}, {args.precision})", f"{err:.3f}",
+    rows = [[f"skae {type(ae).__name__} 784-1000-500-250-{args.k} ({args.loss}, {args.activation}, "
+             f"{args.precision}" + (f", noise {args.noise_level:g}" if args.noise_level > 0 else "") + ")",
+             f"{err:.3f}",
              f"{ae.n_iter_} epochs, {wall / 60:.1f} min"],
             [f"PCA({args.k}), measured here", f"{pca_err:.3f}", ""]]
     for name, ref in PAPER.get(args.k, {}).items():

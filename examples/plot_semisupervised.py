@@ -16,7 +16,8 @@ on a fixed test set and as a mean over three label draws:
   frozen autoencoder and logistic regression on the labeled rows' codes;
 - *joint* skae: :class:`~skae.AutoencoderClassifier`, one network trained on
   the labeled rows' cross-entropy plus the autoencoder's own loss on all
-  rows — with its default ladder network, and with a plain autoencoder.
+  rows — with its default :class:`~skae.LadderAutoencoder`, and with a
+  plain autoencoder.
 
 Sequential training is simple, and any scikit-learn model can sit on the
 codes, but the representation is not informed by the task. Joint training
@@ -42,7 +43,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.semi_supervised import LabelSpreading
 
-from skae import Autoencoder, AutoencoderClassifier
+from skae import Autoencoder, AutoencoderClassifier, LadderAutoencoder
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -104,9 +105,11 @@ def ae_then_lr(y_semi, draw):
 
 
 def joint_ladder(y_semi, draw):
-    # The default: a ladder network whose code is the class layer (40 epochs
-    # here; the default 200 do better, see the User Guide).
-    model = AutoencoderClassifier(max_iter=40, random_state=draw)
+    # The default, spelled out: a ladder network whose code is the class
+    # layer, one unit per class (40 epochs here; the default 200 do better,
+    # see the User Guide). AutoencoderClassifier() builds the same network.
+    body = LadderAutoencoder(n_components=10)
+    model = AutoencoderClassifier(body, max_iter=40, random_state=draw)
     return model.fit(X_train, y_semi)
 
 
