@@ -5,7 +5,8 @@ Every check reports through Sphinx's logger, so that the ``-W`` build of CI fail
 - an enumerated list that is not numbered 1, 2, 3 (or any list inside a footnote or citation): in
   practice always a reference written "D. P. Kingma and ...", whose initial docutils takes for a
   list marker, dropping the initial and printing list markers over the citation number;
-- an estimator's API page whose source has no "Gallery examples using ..." mini-gallery;
+- an estimator's API page whose source has no "Gallery examples using ..." mini-gallery, or whose
+  mini-gallery is empty because no example uses the estimator by name;
 - a code line of a gallery example wider than the page shows without scrolling
   (``EXAMPLE_CODE_WIDTH`` columns);
 - a gallery figure wider than ``FIGURE_MAX_WIDTH_PX`` pixels at 1x, which the page would scale down
@@ -260,6 +261,24 @@ def check_api_sources(app, docname, source):
         )
 
 
+def check_minigalleries(app, exception):
+    """Every estimator must be used by name in at least one example: else its mini-gallery is empty."""
+    if exception is not None:
+        return
+    folder = Path(app.srcdir) / "generated" / "backreferences"
+    if not folder.is_dir():  # a build without the gallery
+        return
+    for name in app.config.skae_estimators:
+        path = folder / f"skae.{name}.examples"
+        if not path.is_file() or not path.read_text().strip():
+            logger.warning(
+                "skae.%s is used by name in no gallery example: its API page's mini-gallery is empty",
+                name,
+                type="skae",
+                subtype="minigallery",
+            )
+
+
 def check_example_width(app):
     from sphinx_gallery.py_source_parser import split_code_and_text_blocks
 
@@ -352,4 +371,5 @@ def setup(app):
     app.connect("source-read", check_api_sources)
     app.connect("builder-inited", check_example_width)
     app.connect("build-finished", check_figures)
+    app.connect("build-finished", check_minigalleries)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
