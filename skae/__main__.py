@@ -5,7 +5,9 @@ same run:
 
 1. *Few labels.* 3 labeled images per class, the rest unlabeled (``-1``): LogisticRegression on the 30
    labeled rows, scikit-learn's LabelSpreading on all rows, and skae's AutoencoderClassifier (a ladder
-   network trained on all rows). Mean test accuracy over three label draws (seeds 0, 1, 2).
+   network trained on all rows, 40 epochs). Mean test accuracy over three label draws (seeds 0, 1, 2).
+   On these 64-pixel images LabelSpreading's nearest-neighbour graph is already good and stays ahead
+   by a few points; on MNIST's 784 pixels the ladder wins by far (see the User Guide).
 2. *Denoising.* Digits with Gaussian noise: PCA reconstructions (the best of several code sizes, chosen on
    the test set in PCA's favour) against a DenoisingAutoencoder, both fitted on noisy training images.
 """
@@ -26,6 +28,8 @@ from sklearn.semi_supervised import LabelSpreading
 
 from . import AutoencoderClassifier, DenoisingAutoencoder, __version__
 
+LADDER = "skae AutoencoderClassifier() (ladder)"
+
 
 def _few_labels(X_train, y_train, X_test, y_test, per_class, draws, max_iter):
     models = {
@@ -35,7 +39,7 @@ def _few_labels(X_train, y_train, X_test, y_test, per_class, draws, max_iter):
         "LabelSpreading(knn) on all rows": lambda seed: make_pipeline(
             MinMaxScaler(), LabelSpreading(kernel="knn", n_neighbors=10)
         ),
-        "skae AutoencoderClassifier() (ladder)": lambda seed: AutoencoderClassifier(
+        LADDER: lambda seed: AutoencoderClassifier(
             max_iter=max_iter, random_state=seed
         ),
     }
@@ -86,7 +90,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m skae", description=__doc__.splitlines()[0])
     parser.add_argument("--labels-per-class", type=int, default=3)
     parser.add_argument("--draws", type=int, default=3, help="label draws (seeds 0, 1, ...) to average")
-    parser.add_argument("--max-iter", type=int, default=100, help="epochs of the ladder network (default 100)")
+    parser.add_argument(
+        "--max-iter", type=int, default=40,
+        help="epochs of the ladder network (default 40, to keep the demo under a minute; its own default is 200)",
+    )
     parser.add_argument("--noise", type=float, default=0.25, help="noise std on pixels in [0, 1]")
     args = parser.parse_args(argv)
 
@@ -108,7 +115,8 @@ def main(argv=None):
           f"(test accuracy, mean of {args.draws} label draws)")
     print(f"   {'model':<40} {'accuracy':>9} {'min':>6} {'max':>6} {'fit s':>7}")
     for name, vals in scores.items():
-        print(f"   {name:<40} {np.mean(vals):>9.3f} {min(vals):>6.3f} {max(vals):>6.3f} "
+        label = name if name != LADDER else f"skae AutoencoderClassifier(max_iter={args.max_iter})"
+        print(f"   {label:<40} {np.mean(vals):>9.3f} {min(vals):>6.3f} {max(vals):>6.3f} "
               f"{seconds[name] / len(vals):>7.1f}")
     print(f"\n2. Denoising: Gaussian noise of std {args.noise} on the pixels (in [0, 1]); mean squared "
           "error of the cleaned test images")
@@ -116,7 +124,7 @@ def main(argv=None):
     for name, (err, sec, note) in denoise.items():
         print(f"   {name:<40} {err:>9.4f} {note:>13} {sec:>7.1f}")
 
-    ladder = np.mean(scores["skae AutoencoderClassifier() (ladder)"])
+    ladder = np.mean(scores[LADDER])
     lr = np.mean(scores["LogisticRegression on the labeled rows"])
     spread = np.mean(scores["LabelSpreading(knn) on all rows"])
     pca, dae = denoise["PCA, best of K = 8/16/24/32"][0], denoise["skae DenoisingAutoencoder(32)"][0]
