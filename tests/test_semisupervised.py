@@ -127,3 +127,29 @@ def test_transformers_ignore_unlabeled_marks_and_pipeline_routes_y(cls, digits):
     assert spread.transduction_.shape == (len(y),)
     np.testing.assert_array_equal(spread.transduction_[y_semi != -1], y_semi[y_semi != -1])
     assert set(np.unique(pipe.predict(X))) <= set(range(10))
+
+
+@pytest.mark.parametrize("model", ["LabelSpreading", "LabelPropagation", "SelfTrainingClassifier"])
+def test_every_semi_supervised_model_takes_skae_codes(model, digits):
+    """Each of scikit-learn's semi-supervised models after a skae autoencoder in one Pipeline: y with -1
+    reaches it through the autoencoder's step, and its predictions beat chance by far."""
+    from sklearn.semi_supervised import LabelPropagation, LabelSpreading, SelfTrainingClassifier
+
+    head = {
+        "LabelSpreading": LabelSpreading(kernel="knn", n_neighbors=10),
+        "LabelPropagation": LabelPropagation(kernel="knn", n_neighbors=10),
+        "SelfTrainingClassifier": SelfTrainingClassifier(LogisticRegression(max_iter=1000)),
+    }[model]
+    X, y = digits[0][:400], digits[1][:400]
+    y_semi = np.where(np.random.RandomState(0).rand(len(y)) < 0.25, y, -1)
+    ae = Autoencoder(n_components=16, hidden_layer_sizes=(32,), max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # epoch budget; LabelPropagation's iteration cap
+        pipe = make_pipeline(ae, head).fit(X, y_semi)
+    labeled = y_semi != -1
+    # The labels reached the last step: they are the ones it was fitted with (transduction_ or labeled_iter_).
+    if model == "SelfTrainingClassifier":
+        assert np.all(pipe[-1].labeled_iter_[labeled] == 0)
+    else:
+        np.testing.assert_array_equal(pipe[-1].transduction_[labeled], y_semi[labeled])
+    assert pipe.score(X[~labeled], y[~labeled]) > 0.5
