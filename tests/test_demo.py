@@ -8,7 +8,7 @@ from skae.__main__ import agreement_labels, main
 
 
 def test_demo_runs_and_prints_both_comparisons(capsys):
-    main(["--draws", "1", "--max-iter", "2"])
+    main(["--draws", "1", "--max-iter", "2", "--denoising-max-iter", "2"])
     out = capsys.readouterr().out
     assert "1. Few labels: 30 labeled training images" in out
     assert "skae AutoencoderClassifier(max_iter=2)" in out
