@@ -277,6 +277,8 @@ class ContractiveAutoencoder(Autoencoder):
         precision="float32",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         super().__init__(
             n_components=n_components,
@@ -303,6 +305,8 @@ class ContractiveAutoencoder(Autoencoder):
             precision=precision,
             module=module,
             module_params=module_params,
+            pretraining=pretraining,
+            pretraining_max_iter=pretraining_max_iter,
         )
         self.contraction_weight = contraction_weight
         self.contraction_estimator = contraction_estimator

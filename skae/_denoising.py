@@ -225,6 +225,8 @@ class DenoisingAutoencoder(Autoencoder):
         precision="float32",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         super().__init__(
             n_components=n_components,
@@ -251,6 +253,8 @@ class DenoisingAutoencoder(Autoencoder):
             precision=precision,
             module=module,
             module_params=module_params,
+            pretraining=pretraining,
+            pretraining_max_iter=pretraining_max_iter,
         )
         self.noise = noise
         self.noise_level = noise_level
