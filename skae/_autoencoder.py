@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ._base import BaseAutoencoder, _check_precision
+from ._docstrings import engine_docs
 from ._losses import mean_reconstruction_loss
 from ._modules import ACTIVATIONS, AutoencoderModule, UserModule
 from ._pretraining import pretrain_autoencoder
@@ -142,6 +143,7 @@ class _PretrainingMixin:
         self.pretraining_loss_curves_ = curves
 
 
+@engine_docs
 class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     """Undercomplete autoencoder: an encoder ``h = f(x)`` and a decoder ``r = g(h)`` trained to
     reconstruct their input.
@@ -190,6 +192,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` times the
@@ -317,8 +320,11 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -344,8 +350,11 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,

@@ -34,6 +34,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._losses import mean_reconstruction_loss, reconstruction_loss
 from ._modules import ACTIVATIONS, Conditioning
+from ._schedule import LEARNING_RATES, StepSchedule
 from ._version import __version__
 
 __all__ = ["BaseAutoencoder"]
@@ -214,8 +215,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(set(LEARNING_RATES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "decay_start": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -241,8 +245,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -263,8 +270,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.decay_start = decay_start
         self.max_iter = max_iter
+        self.max_time = max_time
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -592,6 +602,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             else contextlib.nullcontext()
         )
         self._prepare_batches(targets, train_index, n_train, cpu_gen)
+        n_batches = math.ceil(n_train / batch_size)
+        # Schedules and the time budget belong to fit; a partial_fit epoch runs at learning_rate_init
+        # (so that a set_params(learning_rate_init=...) loop between calls keeps working).
+        schedule = StepSchedule(
+            "constant" if incremental else self.learning_rate,
+            self.learning_rate_init,
+            self.decay_start,
+            total_steps=max_epochs * n_batches,
+            max_time=None if incremental else self.max_time,
+        )
         converged = False
         stopped = None
         # The objective is relative to the data's reference loss; the reported losses, the scores and
@@ -611,7 +631,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 if train_index is not None:
                     order = train_index[order]
                 batch_losses = []
-                n_batches = math.ceil(n_train / batch_size)
+                out_of_time = False
                 for b, start in enumerate(range(0, n_train, batch_size)):
                     index = self._extend_batch(order[start : start + batch_size], cpu_gen)
                     xb = rows.take(index).to(device, non_blocking=True)
@@ -620,15 +640,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         loss = self._batch_loss(module, xb, yb, gen)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    schedule.before_step(optimizer)
                     optimizer.step()
                     # Summed once per epoch, weighted by batch size: no host sync per batch.
                     batch_losses.append(loss.detach())
                     if self.verbose >= 2:
                         _progress(b + 1, n_batches)
-                sizes = torch.full((n_batches,), float(batch_size), dtype=torch.float32)
-                sizes[-1] = n_train - batch_size * (n_batches - 1)
-                epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_train * loss_scale
-                self.t_ += n_train
+                    if schedule.after_step():
+                        # max_time: the epoch ends with this step (it counts, over the rows it saw).
+                        out_of_time = True
+                        break
+                n_seen = min(n_train, batch_size * len(batch_losses))
+                sizes = torch.full((len(batch_losses),), float(batch_size), dtype=torch.float32)
+                sizes[-1] = n_seen - batch_size * (len(batch_losses) - 1)
+                epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_seen * loss_scale
+                self.t_ += n_seen
 
                 if not math.isfinite(epoch_loss) or not _all_finite(module):
                     module.load_state_dict(last_good)
@@ -662,10 +688,24 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     if self.verbose >= 2:
                         sys.stdout.write("\n")
                     print(msg + f" ({time.time() - epoch_start_time:.2f}s)")
+                if out_of_time:
+                    stopped = "max_time"
+                    if self.verbose:
+                        print(f"max_time={self.max_time:g}s reached after {schedule.steps} steps. Stopping.")
+                    break
                 if not incremental and self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    if schedule.plateau(optimizer):
+                        self._no_improvement_count = 0
+                        if self.verbose:
+                            print(
+                                f"{what} did not improve more than tol={self.tol} for "
+                                f"{self.n_iter_no_change} consecutive epochs. Learning rate set to "
+                                f"{schedule.lr():g}."
+                            )
+                        continue
                     converged = True
                     if self.verbose:
-                        what = "Validation score" if early_stopping else "Training loss"
                         print(
                             f"{what} did not improve more than tol={self.tol} for "
                             f"{self.n_iter_no_change} consecutive epochs. Stopping."
@@ -697,7 +737,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 UserWarning,
                 stacklevel=4,
             )
-        elif not incremental and not converged:
+        elif not incremental and not converged and stopped is None:
+            # Spending max_time is the end the user asked for, not a failure to converge: no warning.
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",

@@ -7,12 +7,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
 from ._base import _input_scale
+from ._docstrings import engine_docs
 from ._modules import ACTIVATIONS, MLP, dropout_mask
 from ._penalties import contractive_penalty, jacobian_norm_by_products, rademacher_like
 
 __all__ = ["ContractiveAutoencoder"]
 
 
+@engine_docs
 class ContractiveAutoencoder(Autoencoder):
     """Contractive autoencoder: reconstruction plus a penalty on the encoder's Jacobian.
 
@@ -85,6 +87,7 @@ class ContractiveAutoencoder(Autoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` times the
@@ -263,8 +266,11 @@ class ContractiveAutoencoder(Autoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -291,8 +297,11 @@ class ContractiveAutoencoder(Autoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,

@@ -8,10 +8,12 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
+from ._docstrings import engine_docs
 
 __all__ = ["DenoisingAutoencoder"]
 
 
+@engine_docs
 class DenoisingAutoencoder(Autoencoder):
     """Denoising autoencoder: trained to reconstruct each input from a corrupted copy of it.
 
@@ -69,6 +71,7 @@ class DenoisingAutoencoder(Autoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` times the
@@ -211,8 +214,11 @@ class DenoisingAutoencoder(Autoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -239,8 +245,11 @@ class DenoisingAutoencoder(Autoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder
+from ._docstrings import engine_docs
 from ._modules import AutoencoderModule
 
 __all__ = ["HashingAutoencoder"]
@@ -57,6 +58,7 @@ class _HashingModule(AutoencoderModule):
         return (self.logits(x) > 0).to(x.dtype)
 
 
+@engine_docs
 class HashingAutoencoder(BaseAutoencoder):
     """Semantic hashing: an autoencoder whose code is a string of ``n_components`` bits.
 
@@ -121,6 +123,7 @@ class HashingAutoencoder(BaseAutoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-4
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` for
@@ -253,8 +256,11 @@ class HashingAutoencoder(BaseAutoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-4,
         n_iter_no_change=10,
         early_stopping=False,
@@ -276,8 +282,11 @@ class HashingAutoencoder(BaseAutoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,

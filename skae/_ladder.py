@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ._base import BaseAutoencoder
+from ._docstrings import engine_docs
 from ._modules import ACTIVATIONS, Conditioning
 
 __all__ = ["LadderAutoencoder", "LadderModule"]
@@ -214,6 +215,7 @@ class LadderModule(nn.Module):
         return code, self.decode(code)
 
 
+@engine_docs
 class LadderAutoencoder(BaseAutoencoder):
     r"""Ladder network: a deep denoising autoencoder with lateral connections (Rasmus et al., 2015).
 
@@ -269,6 +271,7 @@ class LadderAutoencoder(BaseAutoencoder):
         Adam's step size (Rasmus et al. use 0.002).
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion on the training cost.
     n_iter_no_change : int, default=20
@@ -374,8 +377,11 @@ class LadderAutoencoder(BaseAutoencoder):
         code_activation="identity",
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=2e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -397,8 +403,11 @@ class LadderAutoencoder(BaseAutoencoder):
         self.code_activation = code_activation
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.decay_start = decay_start
         self.max_iter = max_iter
+        self.max_time = max_time
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping

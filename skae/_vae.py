@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import BaseAutoencoder, _seed_from
+from ._docstrings import engine_docs
 from ._modules import MLP, Conditioning, Dense, TiedMLP, logit
 
 __all__ = ["VAE", "VAEModule"]
@@ -262,6 +263,7 @@ def kl_standard_normal(mu, logvar, tril=None):
     return kl
 
 
+@engine_docs
 class VAE(BaseAutoencoder):
     r"""Variational autoencoder: a Gaussian latent-variable model fitted by maximising the ELBO.
 
@@ -332,6 +334,7 @@ class VAE(BaseAutoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion (on the training loss, in nats per sample, or on the
         validation ELBO with early stopping).
@@ -466,8 +469,11 @@ class VAE(BaseAutoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -493,8 +499,11 @@ class VAE(BaseAutoencoder):
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.decay_start = decay_start
         self.max_iter = max_iter
+        self.max_time = max_time
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
