@@ -149,6 +149,7 @@ class HashingAutoencoder(BaseAutoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
 
     Attributes
     ----------
@@ -271,6 +272,7 @@ class HashingAutoencoder(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         super().__init__(
             n_components=n_components,
@@ -297,6 +299,7 @@ class HashingAutoencoder(BaseAutoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
         )
         self.binarization = binarization
         self.noise_level = noise_level

@@ -357,6 +357,7 @@ class VAE(BaseAutoencoder):
         Torch device to train on. Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast. The likelihood and KL terms are computed in float32.
+    [engine-params: conditioning]
 
     Attributes
     ----------
@@ -484,6 +485,7 @@ class VAE(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         # Not BaseAutoencoder.__init__: it would also set ``loss`` and ``output_activation``, which
         # the likelihood replaces here.
@@ -514,6 +516,7 @@ class VAE(BaseAutoencoder):
         self.warm_start = warm_start
         self.device = device
         self.precision = precision
+        self.conditioning = conditioning
 
     # ------------------------------------------------------------------ hooks
 
