@@ -2,12 +2,16 @@
 
 from functools import partial
 
-from sklearn.utils._param_validation import StrOptions
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ._base import BaseAutoencoder
+from ._base import BaseAutoencoder, _check_precision
 from ._docstrings import engine_docs
+from ._losses import mean_reconstruction_loss
 from ._modules import ACTIVATIONS, AutoencoderModule, UserModule
+from ._pretraining import pretrain_autoencoder
 
 __all__ = ["Autoencoder"]
 
@@ -88,8 +92,59 @@ class _ModuleMixin:
         )
 
 
+class _PretrainingMixin:
+    """The ``pretraining`` and ``pretraining_max_iter`` parameters: greedy layer-wise pretraining.
+
+    Runs when the network is initialised (``fit``, or the first ``partial_fit``; not a ``warm_start``
+    refit), before the fine-tuning epochs. See :func:`skae._pretraining.pretrain_autoencoder`.
+    """
+
+    _pretraining_constraints: dict = {
+        "pretraining": [StrOptions({"autoencoder"}), None],
+        "pretraining_max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _check_params(self, X):
+        super()._check_params(X)
+        if self.pretraining is not None and self.module is not None:
+            raise ValueError(
+                f"pretraining={self.pretraining!r} trains skae's fully connected network layer by "
+                f"layer and cannot pretrain a network of your own (module={_name(self.module)}); "
+                "use pretraining=None with module=."
+            )
+
+    def _pretrain(self, rows, generator, device):
+        self.pretraining_loss_curves_ = None
+        if self.pretraining is None:
+            return
+        scale = getattr(self, "_loss_scale", 1.0)
+        loss, output_activation = self.loss, self._output_activation()
+
+        def loss_fn(pre, x):
+            return mean_reconstruction_loss(pre, x, loss, output_activation) / scale
+
+        curves = pretrain_autoencoder(
+            self.module_,
+            rows.take,
+            rows.n,
+            generator,
+            loss_fn=loss_fn,
+            n_epochs=self.pretraining_max_iter,
+            batch_size=self._batch_size(rows.n),
+            learning_rate=self.learning_rate_init,
+            alpha=self.alpha,
+            shuffle=self.shuffle,
+            device=device,
+            autocast_dtype=_check_precision(self.precision, device),
+            verbose=self.verbose,
+        )
+        # The first layer's reconstruction error in the user's units, as loss_curve_.
+        curves[0] = [c * scale for c in curves[0]]
+        self.pretraining_loss_curves_ = curves
+
+
 @engine_docs
-class Autoencoder(_ModuleMixin, BaseAutoencoder):
+class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     """Undercomplete autoencoder: an encoder ``h = f(x)`` and a decoder ``r = g(h)`` trained to
     reconstruct their input.
 
@@ -176,6 +231,18 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
     module_params : dict, default=None
         Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
         that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
+    pretraining : {"autoencoder"} or None, default=None
+        Greedy layer-wise pretraining of the fully connected network before the fine-tuning
+        epochs (Hinton & Salakhutdinov, 2006; Bengio et al., 2007). "autoencoder" trains each
+        pair of neighbour layers in turn, bottom up, as a shallow autoencoder of the layer below
+        (the first pair with this estimator's ``loss``, the others with the squared error of the
+        activations below), then the whole network is fine-tuned as usual. It runs when the
+        network is initialised (``fit``, the first ``partial_fit``), not on a ``warm_start`` refit,
+        and needs the built-in network (not ``module``). None: random initialisation only.
+        See the :ref:`User Guide <pretraining>`.
+    pretraining_max_iter : int, default=10
+        Epochs of pretraining per pair of layers (with ``batch_size``, ``learning_rate_init``,
+        ``alpha``, ``shuffle`` and ``precision`` as for the fine-tuning).
 
     Attributes
     ----------
@@ -198,6 +265,10 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         ``early_stopping=True``; None otherwise.
     best_validation_score_ : float or None
         Best validation score, when ``early_stopping=True``; None otherwise.
+    pretraining_loss_curves_ : list of list of float or None
+        With ``pretraining``: per pair of layers, bottom up, its reconstruction loss before
+        pretraining and then after each epoch (the first pair's in the units of ``loss_curve_``).
+        None without pretraining.
 
     See Also
     --------
@@ -249,6 +320,7 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         **_ModuleMixin._module_constraints,
+        **_PretrainingMixin._pretraining_constraints,
         "code_activation": [StrOptions(set(ACTIVATIONS))],
     }
 
@@ -283,6 +355,8 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         conditioning="standard",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         super().__init__(
             n_components=n_components,
@@ -314,6 +388,8 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         self.code_activation = code_activation
         self.module = module
         self.module_params = module_params
+        self.pretraining = pretraining
+        self.pretraining_max_iter = pretraining_max_iter
 
     def _build_module(self, n_features):
         return self._autoencoder_module(n_features, code_activation=self.code_activation)

@@ -350,6 +350,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _on_first_fit(self, X):
         """Learn data-dependent state (e.g. feature ranges) when the network is (re)initialised."""
 
+    def _pretrain(self, rows, generator, device):
+        """Pretrain the freshly initialised ``module_`` before the epochs (nothing by default).
+
+        Called once per initialisation of the network (a fit, or the first ``partial_fit``), after
+        its conditioning is set; ``rows`` is the training data's ``_Rows`` view and ``generator``
+        the fit's CPU generator. Greedy layer-wise pretraining overrides it.
+        """
+
     def _reference_loss(self, var):
         """The reconstruction loss's natural scale, from the per-feature variances ``var`` of the data.
 
@@ -527,6 +535,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 module.condition(torch.from_numpy(mean).float(), torch.from_numpy(scale).float())
             self._loss_scale = self._reference_loss(var)
             self.module_ = module.to(device)
+            self._pretrain(_Rows(X), cpu_gen, device)
             self._optimizer = None
             self.n_iter_ = 0
             self.t_ = 0

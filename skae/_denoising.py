@@ -111,6 +111,18 @@ class DenoisingAutoencoder(Autoencoder):
     module_params : dict, default=None
         Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
         that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
+    pretraining : {"autoencoder"} or None, default=None
+        Greedy layer-wise pretraining of the fully connected network before the fine-tuning
+        epochs (Hinton & Salakhutdinov, 2006; Bengio et al., 2007). "autoencoder" trains each
+        pair of neighbour layers in turn, bottom up, as a shallow autoencoder of the layer below
+        (the first pair with this estimator's ``loss``, the others with the squared error of the
+        activations below), then the whole network is fine-tuned as usual. It runs when the
+        network is initialised (``fit``, the first ``partial_fit``), not on a ``warm_start`` refit,
+        and needs the built-in network (not ``module``). None: random initialisation only.
+        See the :ref:`User Guide <pretraining>`.
+    pretraining_max_iter : int, default=10
+        Epochs of pretraining per pair of layers (with ``batch_size``, ``learning_rate_init``,
+        ``alpha``, ``shuffle`` and ``precision`` as for the fine-tuning).
 
     Attributes
     ----------
@@ -133,6 +145,10 @@ class DenoisingAutoencoder(Autoencoder):
         ``early_stopping=True``; None otherwise.
     best_validation_score_ : float or None
         Best validation score, when ``early_stopping=True``; None otherwise.
+    pretraining_loss_curves_ : list of list of float or None
+        With ``pretraining``: per pair of layers, bottom up, its reconstruction loss before
+        pretraining and then after each epoch (the first pair's in the units of ``loss_curve_``).
+        None without pretraining.
     data_min_ : ndarray of shape (n_features_in_,), dtype float32
         Per-feature minimum of the data seen by the first fit (the "pepper" values).
     data_max_ : ndarray of shape (n_features_in_,), dtype float32
@@ -233,6 +249,8 @@ class DenoisingAutoencoder(Autoencoder):
         conditioning="standard",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         super().__init__(
             n_components=n_components,
@@ -263,6 +281,8 @@ class DenoisingAutoencoder(Autoencoder):
             conditioning=conditioning,
             module=module,
             module_params=module_params,
+            pretraining=pretraining,
+            pretraining_max_iter=pretraining_max_iter,
         )
         self.noise = noise
         self.noise_level = noise_level
