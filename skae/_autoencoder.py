@@ -219,6 +219,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
     module : callable, default=None
         A network of your own instead of the fully connected one: a class or function called as
         ``module(n_features, n_components, **module_params)`` that returns a
@@ -351,6 +352,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
         module=None,
         module_params=None,
         pretraining=None,
@@ -381,6 +383,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
         )
         self.code_activation = code_activation
         self.module = module

@@ -15,6 +15,7 @@ divergence handling) lives here once.
 """
 
 import contextlib
+import inspect
 import math
 import numbers
 import sys
@@ -230,6 +231,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "warm_start": ["boolean"],
         "device": [str],
         "precision": [StrOptions({"float32", "bfloat16"})],
+        "conditioning": [StrOptions({"standard", "center", "none"})],
     }
 
     @abstractmethod
@@ -260,6 +262,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -285,6 +288,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.warm_start = warm_start
         self.device = device
         self.precision = precision
+        self.conditioning = conditioning
 
     # ------------------------------------------------------------------ hooks
 
@@ -523,7 +527,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             module = self._build_module(self.n_features_in_).float()
             module.reset_parameters(cpu_gen)
             mean, var, scale = _feature_statistics(X)
-            if hasattr(module, "condition"):
+            if hasattr(module, "condition") and self.conditioning != "none":
+                # "none" leaves the network's conditioning the identity (location 0, scale 1) and its
+                # output layer as initialised: it reads and writes raw values.
+                if self.conditioning == "center":
+                    scale = np.ones_like(scale)
                 module.condition(torch.from_numpy(mean).float(), torch.from_numpy(scale).float())
             self._loss_scale = self._reference_loss(var)
             self.module_ = module.to(device)
@@ -1117,6 +1125,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             state[key] = _to_tensor(state[key])
         module_state = state.pop("_module_state", None)
         self.__dict__.update(state)
+        # Parameters added since the pickle was made take their defaults, which are the behaviour of
+        # the version that made it (get_params, clone and refitting need them all).
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not inspect.Parameter.empty and name not in self.__dict__:
+                setattr(self, name, param.default)
         self._optimizer = None
         if module_state is not None:
             try:

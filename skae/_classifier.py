@@ -39,6 +39,7 @@ _ENGINE_PARAMS = (
     "warm_start",
     "device",
     "precision",
+    "conditioning",
 )
 
 
@@ -195,6 +196,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Torch device to train on. Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast. Outputs stay float32.
+    [engine-params: conditioning]
 
     Attributes
     ----------
@@ -323,6 +325,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         # Not BaseAutoencoder.__init__: that stores the autoencoder parameters, which live on
         # ``autoencoder`` here.
@@ -349,6 +352,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         self.warm_start = warm_start
         self.device = device
         self.precision = precision
+        self.conditioning = conditioning
 
     @property
     def n_components(self):

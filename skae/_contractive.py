@@ -114,6 +114,7 @@ class ContractiveAutoencoder(Autoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
     module : callable, default=None
         A network of your own (see :class:`Autoencoder`). Both penalties need only its ``encode``:
         the exact one by ``n_components`` vector-Jacobian products, the stochastic one by
@@ -297,6 +298,7 @@ class ContractiveAutoencoder(Autoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
         module=None,
         module_params=None,
         pretraining=None,
@@ -328,6 +330,7 @@ class ContractiveAutoencoder(Autoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
             module=module,
             module_params=module_params,
             pretraining=pretraining,

@@ -38,6 +38,18 @@ max_time : float > 0 or None, default=None
     or "cosine" schedule reaches 0 at the deadline. The result then depends on the machine's
     speed, not only on ``random_state``. The clock starts with the first epoch.
     ``partial_fit`` ignores it.''',
+    "conditioning": '''\
+conditioning : {"standard", "center", "none"}, default="standard"
+    How the network sees the data, from statistics learned at the first fit (see the User
+    Guide). "standard": each feature is centred and divided by its scale (its standard
+    deviation, raised where needed so that no training value lies more than 10 scales from the
+    mean), and an identity output is mapped back to the data's units, starting at its mean.
+    "center": centred only (scale 1). "none": raw values in and out, as in a hand-written torch
+    network (location 0, scale 1, the output layer as initialised). Whichever is chosen,
+    codes are computed from the input as the network sees it; reconstructions, scores and
+    ``loss_curve_`` are in the user's units; the objective stays relative to the data's mean
+    variance, so that ``tol`` and penalty weights keep their meaning. Gaussian denoising noise
+    and the contractive penalty are in units of the scale: the user's units unless "standard".''',
 }
 
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)\[engine-params: (?P<names>[\w, ]+)\][ \t]*$", re.MULTILINE)

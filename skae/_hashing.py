@@ -116,7 +116,8 @@ class HashingAutoencoder(BaseAutoencoder):
     alpha : float, default=0.0
         Strength of the L2 penalty on the weights (as weight decay in Adam).
     batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``min(256, n_samples)``. Larger values are clipped to n_samples.
+        Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples), as
+        for every skae autoencoder. Larger values are clipped to n_samples.
         With ``"straight_through"`` the code is standardized by mini-batch statistics in training:
         keep batches of a few dozen samples or more.
     learning_rate_init : float, default=1e-3
@@ -124,11 +125,12 @@ class HashingAutoencoder(BaseAutoencoder):
     max_iter : int, default=200
         Maximum number of epochs.
     [engine-params: learning_rate, decay_start, max_time]
-    tol : float, default=1e-4
-        Tolerance for the stopping criterion: training stops when the training loss (or, with
-        early stopping, the validation score) has not improved by at least ``tol`` for
+    tol : float, default=1e-5
+        Tolerance for the stopping criterion, as for every skae autoencoder: training stops when the
+        training loss (or, with early stopping, the validation score) has not improved by at least
+        ``tol`` times the reference loss (for ``loss="mse"``, the data's mean variance) for
         ``n_iter_no_change`` consecutive epochs.
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Number of epochs with no improvement to wait before stopping.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data, stop when its score stops improving
@@ -149,6 +151,7 @@ class HashingAutoencoder(BaseAutoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
 
     Attributes
     ----------
@@ -261,8 +264,8 @@ class HashingAutoencoder(BaseAutoencoder):
         decay_start=0.0,
         max_iter=200,
         max_time=None,
-        tol=1e-4,
-        n_iter_no_change=10,
+        tol=1e-5,
+        n_iter_no_change=20,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -271,6 +274,7 @@ class HashingAutoencoder(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         super().__init__(
             n_components=n_components,
@@ -297,6 +301,7 @@ class HashingAutoencoder(BaseAutoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
         )
         self.binarization = binarization
         self.noise_level = noise_level

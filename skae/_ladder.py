@@ -294,6 +294,7 @@ class LadderAutoencoder(BaseAutoencoder):
         Torch device to train on. Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
 
     Attributes
     ----------
@@ -392,6 +393,7 @@ class LadderAutoencoder(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         # Not BaseAutoencoder.__init__: loss, output_activation, tied_weights and dropout do not apply.
         self.n_components = n_components
@@ -418,6 +420,7 @@ class LadderAutoencoder(BaseAutoencoder):
         self.warm_start = warm_start
         self.device = device
         self.precision = precision
+        self.conditioning = conditioning
 
     # ------------------------------------------------------------------ hooks
 

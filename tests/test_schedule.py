@@ -181,7 +181,8 @@ def test_every_estimator_takes_the_schedule_parameters():
     assert len(estimators) >= 8
     for Estimator in estimators:
         signature = inspect.signature(Estimator)
-        for name, default in (("learning_rate", "constant"), ("decay_start", 0.0), ("max_time", None)):
+        engine = (("learning_rate", "constant"), ("decay_start", 0.0), ("max_time", None), ("conditioning", "standard"))
+        for name, default in engine:
             assert signature.parameters[name].default == default, (Estimator, name)
             assert name in Estimator._parameter_constraints, (Estimator, name)
             assert f"\n    {name} : " in Estimator.__doc__, (Estimator, name)
