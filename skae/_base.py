@@ -32,6 +32,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._integrity import DIGEST_KEY, check_state_digest, state_digest
 from ._losses import mean_reconstruction_loss, reconstruction_loss
 from ._modules import ACTIVATIONS, Conditioning
 from ._version import __version__
@@ -1050,10 +1051,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             state[key] = _to_numpy(state[key])
         if torch_keys:
             state["_torch_keys"] = torch_keys
+        state[DIGEST_KEY] = state_digest(state)  # a damaged file then fails to load (_integrity.py)
         return state
 
     def __setstate__(self, state):
-        state = dict(state)
+        state = check_state_digest(state, type(self).__name__)
         version = state.pop("_skae_version", None)
         if version is not None and version != __version__:
             warnings.warn(
