@@ -15,6 +15,7 @@ divergence handling) lives here once.
 """
 
 import contextlib
+import copy
 import inspect
 import math
 import numbers
@@ -33,6 +34,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._integrity import DIGEST_KEY, check_state_digest, state_digest
 from ._losses import mean_reconstruction_loss, reconstruction_loss
 from ._modules import ACTIVATIONS, Conditioning
 from ._schedule import LEARNING_RATES, StepSchedule
@@ -628,6 +630,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tol = self.tol * loss_scale
         epoch_start_time = time.time()
         _bind_generator(module, gen)
+        # What Ctrl-C returns to: the weights, optimizer, generator and counters of the last complete
+        # epoch (or of the start), taken as one whole so that no interrupt leaves them out of step.
+        checkpoint = self._checkpoint(last_good, optimizer, cpu_gen, best_state)
         try:
             for _ in range(max_epochs):
                 epoch_start_time = time.time()
@@ -696,6 +701,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     if self.verbose >= 2:
                         sys.stdout.write("\n")
                     print(msg + f" ({time.time() - epoch_start_time:.2f}s)")
+                checkpoint = self._checkpoint(last_good, optimizer, cpu_gen, best_state)
                 if out_of_time:
                     stopped = "max_time"
                     if self.verbose:
@@ -720,7 +726,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         )
                     break
         except KeyboardInterrupt:
-            module.load_state_dict(last_good)
+            best_state = self._restore(checkpoint, module, optimizer, cpu_gen)
             stopped = "interrupted"
         finally:
             _bind_generator(module, None)
@@ -753,6 +759,25 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 ConvergenceWarning,
                 stacklevel=4,
             )
+
+    def _checkpoint(self, weights, optimizer, cpu_gen, best_state):
+        counters = {k: getattr(self, k) for k in ("n_iter_", "t_", "best_loss_", "_no_improvement_count",
+                                                  "best_validation_score_")}
+        lengths = {k: len(getattr(self, k) or ()) for k in ("loss_curve_", "validation_scores_")}
+        return weights, copy.deepcopy(optimizer.state_dict()), cpu_gen.get_state(), counters, lengths, best_state
+
+    def _restore(self, checkpoint, module, optimizer, cpu_gen):
+        """Return to a :meth:`_checkpoint`; returns its best validation state."""
+        weights, optimizer_state, rng_state, counters, lengths, best_state = checkpoint
+        module.load_state_dict(weights)
+        optimizer.load_state_dict(optimizer_state)
+        cpu_gen.set_state(rng_state)
+        for key, value in counters.items():
+            setattr(self, key, value)
+        for key, n in lengths.items():
+            if getattr(self, key) is not None:
+                del getattr(self, key)[n:]
+        return best_state
 
     # ------------------------------------------------------------------ inference
 
@@ -1108,10 +1133,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             state[key] = _to_numpy(state[key])
         if torch_keys:
             state["_torch_keys"] = torch_keys
+        state[DIGEST_KEY] = state_digest(state)  # a damaged file then fails to load (_integrity.py)
         return state
 
     def __setstate__(self, state):
-        state = dict(state)
+        state = check_state_digest(state, type(self).__name__)
         version = state.pop("_skae_version", None)
         if version is not None and version != __version__:
             warnings.warn(

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
+from ._integrity import check_state_digest, seal
 from ._classifier import AutoencoderClassifier
 
 __all__ = ["AutoencoderOutlierDetector"]
@@ -419,6 +420,12 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         is_inlier = np.ones(decision.shape[0], dtype=int)
         is_inlier[decision < 0] = -1
         return is_inlier
+
+    def __getstate__(self):
+        return seal(super().__getstate__())  # a damaged file fails to load (see _integrity.py)
+
+    def __setstate__(self, state):
+        super().__setstate__(check_state_digest(state, type(self).__name__))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
