@@ -1,13 +1,41 @@
 """``python -m skae``: the README's first command runs and prints both comparisons."""
 
-from skae.__main__ import main
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.semi_supervised import LabelSpreading
+
+from skae.__main__ import agreement_labels, main
 
 
 def test_demo_runs_and_prints_both_comparisons(capsys):
-    main(["--draws", "1", "--max-iter", "2"])
+    main(["--draws", "1", "--max-iter", "2", "--denoising-max-iter", "2"])
     out = capsys.readouterr().out
     assert "1. Few labels: 30 labeled training images" in out
     assert "skae AutoencoderClassifier(max_iter=2)" in out
     assert "LabelSpreading(knn) on all rows" in out
+    assert "skae ladder ∧ LabelSpreading → LabelSpreading" in out
     assert "2. Denoising" in out and "skae DenoisingAutoencoder(32)" in out
     assert "nan" not in out.lower()
+
+
+def test_agreement_labels_adds_only_rows_where_both_models_agree():
+    y_semi = np.array([0, -1, -1, -1, 1, -1])
+    first = np.array([1, 0, 1, 2, 1, 0])   # disagrees with the given label of row 0: ignored
+    second = np.array([0, 0, 2, 2, 0, 1])
+    y_new = agreement_labels(y_semi, first, second)
+    np.testing.assert_array_equal(y_new, [0, 0, -1, 2, 1, -1])
+    np.testing.assert_array_equal(y_semi, [0, -1, -1, -1, 1, -1])  # the input is not modified
+
+
+def test_agreement_with_the_spreading_itself_is_its_transduction():
+    """Agreeing with LabelSpreading's own labels labels every row by them (the mechanics end to end)."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:300] / 16.0, y[:300]
+    y_semi = np.full_like(y, -1)
+    y_semi[:30] = y[:30]
+    spread = LabelSpreading(kernel="knn", n_neighbors=10).fit(X, y_semi)
+    y_new = agreement_labels(y_semi, spread.transduction_, spread.predict(X))
+    assert np.all(y_new[:30] == y[:30])
+    assert np.mean(y_new != -1) > 0.95
+    refit = LabelSpreading(kernel="knn", n_neighbors=10).fit(X, y_new)
+    assert refit.score(X[30:], y[30:]) >= spread.score(X[30:], y[30:]) - 0.02
