@@ -21,20 +21,6 @@ _BN_EPS = 1e-5
 _BN_MOMENTUM = 0.1
 
 
-def _batch_moments(z):
-    """Mean and variance over the batch (biased, as batch normalisation uses).
-
-    Written out rather than ``torch.var_mean``, whose backward costs twice as much on CPU.
-    """
-    mean = z.mean(dim=0)
-    centred = z - mean
-    return mean, (centred * centred).mean(dim=0)
-
-
-def _normalize(z, mean, var):
-    return (z - mean) * torch.rsqrt(var + _BN_EPS)
-
-
 class _Combinator(nn.Module):
     """The "vanilla" denoising function ``g(z̃, u)`` of Rasmus et al. (2015), per unit:
 
@@ -125,48 +111,81 @@ class LadderModule(nn.Module):
             return ACTIVATIONS[self.code_activation](self.code_gamma * (z + self.betas[i - 1]))
         return ACTIVATIONS[self.activation](z + self.betas[i - 1])
 
-    def _encode(self, x, noise_level=0.0, generator=None, batch_stats=False, update_running=False,
+    def _passes(self, x, noise_level=0.0, generator=None, batch_stats=False, update_running=False,
                 input_noise_level=None):
-        """One encoder pass; returns the per-layer ``z`` (input first), the batch moments and the code."""
+        """The encoder's passes, stacked along a first axis: ``(zs, moments, top)``.
+
+        With noise, two passes: the noisy one (index 0) and the clean one (index 1), computed together
+        so that each layer is one matrix product of twice the rows and every elementwise operation
+        runs once over both (on CPU, the ladder's step is bound by its many small elementwise
+        operations as much as by its products). Without noise, the clean pass alone. Each pass is
+        normalised with its own batch statistics; the clean pass's (the last) update the running
+        averages when asked. ``zs[l]`` has shape ``(passes, n, m_l)``, ``moments[l]`` is
+        ``(mean, 1/sqrt(var + eps))`` of every pass (None for the input), ``top`` the activated code.
+        """
         z = self.conditioning.standardize(x)
         input_noise = noise_level if input_noise_level is None else input_noise_level
-        if input_noise:
-            z = z + input_noise * torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+        if noise_level or input_noise:
+            # One addition builds both passes' inputs: noise in the first half of a zero buffer.
+            z = torch.add(z, self._noise_buffer(z, generator), alpha=input_noise) if input_noise else z.repeat(2, 1, 1)
+        else:
+            z = z.unsqueeze(0)
         zs, moments = [z], [None]
         h = z
         for i, w in enumerate(self.weights, start=1):
-            pre = F.linear(h, w)
-            mean, var = self._moments(pre, str(i), batch_stats, update_running)
-            z = _normalize(pre, mean, var)
-            if noise_level:
-                z = z + noise_level * torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+            z, mean, inv_std = self._batch_norm(F.linear(h, w), str(i), batch_stats, update_running)
+            if noise_level and z.shape[0] == 2:
+                z = torch.add(z, self._noise_buffer(z[0], generator), alpha=noise_level)
             zs.append(z)
-            moments.append((mean, var))
+            moments.append((mean, inv_std))
             h = self._activate(i, z)
         return zs, moments, h
 
-    def _moments(self, z, name, batch_stats, update_running):
-        """Batch moments of ``z`` (updating the running averages ``running_*_{name}`` if asked), or
-        the running averages themselves."""
-        mean_buf, var_buf = getattr(self, f"running_mean_{name}"), getattr(self, f"running_var_{name}")
+    @staticmethod
+    def _noise_buffer(like, generator):
+        """``(2, *like.shape)``: standard normal draws in the first half (the same draws as
+        ``torch.randn(like.shape)``), zeros in the second."""
+        buf = like.new_empty((2, *like.shape))
+        buf[0].normal_(generator=generator)
+        buf[1].zero_()
+        return buf
+
+    def _batch_norm(self, z, name, batch_stats, update_running):
+        """Normalise ``z`` (rows on the second-to-last axis, every leading index its own batch) with
+        its batch moments, or with the running averages ``running_*_{name}``; the last batch's
+        moments update the running averages if asked. Returns ``(normalised, mean, 1/sqrt(var + eps))``.
+        """
         if not batch_stats:
-            return mean_buf, var_buf
-        mean, var = _batch_moments(z if self.stats_rows is None else z[: self.stats_rows])
+            # Shaped as batch moments would be, so that callers index the passes the same way.
+            shape = (1,) * (z.dim() - 1) + (-1,)
+            mean = getattr(self, f"running_mean_{name}").view(shape)
+            inv_std = torch.rsqrt(getattr(self, f"running_var_{name}") + _BN_EPS).view(shape)
+            return (z - mean) * inv_std, mean, inv_std
+        rows = self.stats_rows
+        stats = z if rows is None else z[..., :rows, :]
+        # Written out rather than torch.var_mean, whose backward costs twice as much on CPU; biased,
+        # as batch normalisation uses.
+        mean = stats.mean(dim=-2, keepdim=True)
+        centred = stats - mean
+        var = (centred * centred).mean(dim=-2, keepdim=True)
         if update_running:
             with torch.no_grad():
-                mean_buf.lerp_(mean.detach().float(), _BN_MOMENTUM)
-                var_buf.lerp_(var.detach().float(), _BN_MOMENTUM)
-        return mean, var
+                m = z.shape[-1]
+                getattr(self, f"running_mean_{name}").lerp_(mean.detach().reshape(-1, m)[-1].float(), _BN_MOMENTUM)
+                getattr(self, f"running_var_{name}").lerp_(var.detach().reshape(-1, m)[-1].float(), _BN_MOMENTUM)
+        inv_std = torch.rsqrt(var + _BN_EPS)
+        # Without a separate statistics block the centred values are already at hand.
+        return (centred if rows is None else z - mean) * inv_std, mean, inv_std
 
-    def _decode(self, z_noisy, top):
+    def _decode(self, laterals, top):
         """The decoder's estimates ``ẑ_l`` (input first) from the noisy laterals and the top code."""
         estimates = [None] * (self.n_layers + 1)
         u = top
         for l in range(self.n_layers, -1, -1):
             if l < self.n_layers:
                 u = F.linear(estimates[l + 1], self.vertical[l])
-            u = _normalize(u, *self._moments(u, f"u{l}", self.training, self.training))
-            lateral = z_noisy[l] if z_noisy is not None else torch.zeros_like(u)
+            u = self._batch_norm(u, f"u{l}", self.training, self.training)[0]
+            lateral = laterals[l] if laterals is not None else torch.zeros_like(u)
             estimates[l] = self.combinators[l](lateral, u)
         return estimates
 
@@ -176,30 +195,32 @@ class LadderModule(nn.Module):
         In training: a noisy pass (batch statistics), a clean pass (batch statistics, which also
         update the running averages) and the decoder; each ``ẑ_l`` is normalised with the clean pass's
         batch statistics before it is compared with the clean ``z_l``. In eval mode both passes use
-        the running statistics. Also returns the noisy code, which the semi-supervised classifier
-        feeds to its head.
+        the running statistics (one pass when there is no noise). Also returns the noisy code, which
+        the semi-supervised classifier feeds to its head.
         """
         train = self.training
-        noisy, _, top_noisy = self._encode(x, noise_level, generator, batch_stats=train,
-                                           input_noise_level=input_noise_level)
-        clean, moments, _ = self._encode(x, 0.0, None, batch_stats=train, update_running=train)
-        estimates = self._decode(noisy, top_noisy)
+        zs, moments, top = self._passes(x, noise_level, generator, batch_stats=train, update_running=train,
+                                        input_noise_level=input_noise_level)
+        estimates = self._decode([z[0] for z in zs], top[0])
         costs = []
-        for l, (z, z_hat) in enumerate(zip(clean, estimates)):
-            sq = (_normalize(z_hat, *moments[l]) - z if l > 0 else z_hat - z).float().square()
+        for l, (z, z_hat) in enumerate(zip(zs, estimates)):
+            clean = z[-1]
             if l == 0:
+                sq = (z_hat - clean).float().square()
                 # The input's error in the user's units, relative to the mean variance (as every skae
                 # reconstruction loss): a feature counts by its variance, so rare, nearly constant
                 # features (an image's border pixels) do not dominate the cost as they would in
                 # standardised units.
                 weight = self.conditioning.scale.square()
                 sq = sq * (weight / weight.mean())
+            else:
+                mean, inv_std = moments[l]
+                sq = ((z_hat - mean[-1]) * inv_std[-1] - clean).float().square()
             costs.append(sq.mean(dim=1))
-        return costs, top_noisy
+        return costs, top[0]
 
     def encode(self, x):
-        zs, _, h = self._encode(x, batch_stats=self.training)
-        return h
+        return self._passes(x, batch_stats=self.training)[2][0]
 
     def decode(self, z):
         """The input layer's estimate from the code alone (every lateral at its mean, 0)."""
