@@ -236,3 +236,27 @@ def test_eval_costs_equal_the_reference_and_take_one_pass():
     for a, b in zip(costs, ref):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(code, ref_code, rtol=1e-5, atol=1e-6)
+
+
+def test_input_noise_in_the_data_units_is_the_same_for_every_feature():
+    """input_noise_units="data": the noise the input gets has the same standard deviation, in the data's
+    units, for every feature whatever its own spread (Rasmus et al.'s 0.3 on every pixel); "feature":
+    a fixed share of each feature's scale."""
+    x = torch.randn(4000, 20) * torch.linspace(0.1, 10, 20)
+    m = module()
+    m.condition(torch.zeros(20), torch.linspace(0.1, 10, 20))
+    est = LadderAutoencoder(input_noise_level=0.3, input_noise_units="data")
+    noise = est.input_noise_level / m.conditioning.scale
+    zs = m._passes(x, 0.0, torch.Generator().manual_seed(0), input_noise_level=noise)[0][0]
+    in_data_units = (zs[0] - zs[1]) * m.conditioning.scale
+    torch.testing.assert_close(in_data_units.std(0), torch.full((20,), 0.3), rtol=0.06, atol=0)
+    zs = m._passes(x, 0.0, torch.Generator().manual_seed(0), input_noise_level=0.3)[0][0]
+    torch.testing.assert_close((zs[0] - zs[1]).std(0), torch.full((20,), 0.3), rtol=0.06, atol=0)
+
+
+def test_published_configuration_fits(digits):
+    est = LadderAutoencoder(n_components=4, hidden_layer_sizes=(8,), denoising_weights=(74, 10, 0.1),
+                            noise_level=0.3, input_noise_level=0.3, input_noise_units="data", max_iter=2,
+                            random_state=0)
+    fit_quiet(est, digits / 16)
+    assert np.isfinite(est.loss_curve_).all() and np.isfinite(est.transform(digits[:5] / 16)).all()
