@@ -577,7 +577,12 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             named = list(part.named_parameters())
             groups.append({"params": [p for n, p in named if n.endswith("weight")], "weight_decay": decay})
             groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
-        return torch.optim.Adam([g for g in groups if g["params"]], lr=self.learning_rate_init)
+        groups = [g for g in groups if g["params"]]
+        try:
+            # One fused kernel for all parameters (as BaseAutoencoder's): a tenth of the ladder's step on CPU.
+            return torch.optim.Adam(groups, lr=self.learning_rate_init, fused=True)
+        except (RuntimeError, TypeError, ValueError):  # devices/dtypes without a fused Adam
+            return torch.optim.Adam(groups, lr=self.learning_rate_init)
 
     def _batch_loss(self, module, X, y, generator):
         # The labeled rows appended to the step's batch (see _extend_batch) enter the supervised term;
