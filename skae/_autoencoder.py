@@ -2,11 +2,16 @@
 
 from functools import partial
 
-from sklearn.utils._param_validation import StrOptions
+from numbers import Integral
+
+from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ._base import BaseAutoencoder
+from ._base import BaseAutoencoder, _check_precision
+from ._docstrings import engine_docs
+from ._losses import mean_reconstruction_loss
 from ._modules import ACTIVATIONS, AutoencoderModule, UserModule
+from ._pretraining import pretrain_autoencoder
 
 __all__ = ["Autoencoder"]
 
@@ -87,7 +92,59 @@ class _ModuleMixin:
         )
 
 
-class Autoencoder(_ModuleMixin, BaseAutoencoder):
+class _PretrainingMixin:
+    """The ``pretraining`` and ``pretraining_max_iter`` parameters: greedy layer-wise pretraining.
+
+    Runs when the network is initialised (``fit``, or the first ``partial_fit``; not a ``warm_start``
+    refit), before the fine-tuning epochs. See :func:`skae._pretraining.pretrain_autoencoder`.
+    """
+
+    _pretraining_constraints: dict = {
+        "pretraining": [StrOptions({"autoencoder"}), None],
+        "pretraining_max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def _check_params(self, X):
+        super()._check_params(X)
+        if self.pretraining is not None and self.module is not None:
+            raise ValueError(
+                f"pretraining={self.pretraining!r} trains skae's fully connected network layer by "
+                f"layer and cannot pretrain a network of your own (module={_name(self.module)}); "
+                "use pretraining=None with module=."
+            )
+
+    def _pretrain(self, rows, generator, device):
+        self.pretraining_loss_curves_ = None
+        if self.pretraining is None:
+            return
+        scale = getattr(self, "_loss_scale", 1.0)
+        loss, output_activation = self.loss, self._output_activation()
+
+        def loss_fn(pre, x):
+            return mean_reconstruction_loss(pre, x, loss, output_activation) / scale
+
+        curves = pretrain_autoencoder(
+            self.module_,
+            rows.take,
+            rows.n,
+            generator,
+            loss_fn=loss_fn,
+            n_epochs=self.pretraining_max_iter,
+            batch_size=self._batch_size(rows.n),
+            learning_rate=self.learning_rate_init,
+            alpha=self.alpha,
+            shuffle=self.shuffle,
+            device=device,
+            autocast_dtype=_check_precision(self.precision, device),
+            verbose=self.verbose,
+        )
+        # The first layer's reconstruction error in the user's units, as loss_curve_.
+        curves[0] = [c * scale for c in curves[0]]
+        self.pretraining_loss_curves_ = curves
+
+
+@engine_docs
+class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     """Undercomplete autoencoder: an encoder ``h = f(x)`` and a decoder ``r = g(h)`` trained to
     reconstruct their input.
 
@@ -135,6 +192,7 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` times the
@@ -161,6 +219,7 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
     module : callable, default=None
         A network of your own instead of the fully connected one: a class or function called as
         ``module(n_features, n_components, **module_params)`` that returns a
@@ -172,6 +231,18 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
     module_params : dict, default=None
         Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
         that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
+    pretraining : {"autoencoder"} or None, default=None
+        Greedy layer-wise pretraining of the fully connected network before the fine-tuning
+        epochs (Hinton & Salakhutdinov, 2006; Bengio et al., 2007). "autoencoder" trains each
+        pair of neighbour layers in turn, bottom up, as a shallow autoencoder of the layer below
+        (the first pair with this estimator's ``loss``, the others with the squared error of the
+        activations below), then the whole network is fine-tuned as usual. It runs when the
+        network is initialised (``fit``, the first ``partial_fit``), not on a ``warm_start`` refit,
+        and needs the built-in network (not ``module``). None: random initialisation only.
+        See the :ref:`User Guide <pretraining>`.
+    pretraining_max_iter : int, default=10
+        Epochs of pretraining per pair of layers (with ``batch_size``, ``learning_rate_init``,
+        ``alpha``, ``shuffle`` and ``precision`` as for the fine-tuning).
 
     Attributes
     ----------
@@ -194,6 +265,10 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         ``early_stopping=True``; None otherwise.
     best_validation_score_ : float or None
         Best validation score, when ``early_stopping=True``; None otherwise.
+    pretraining_loss_curves_ : list of list of float or None
+        With ``pretraining``: per pair of layers, bottom up, its reconstruction loss before
+        pretraining and then after each epoch (the first pair's in the units of ``loss_curve_``).
+        None without pretraining.
 
     See Also
     --------
@@ -245,6 +320,7 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         **_ModuleMixin._module_constraints,
+        **_PretrainingMixin._pretraining_constraints,
         "code_activation": [StrOptions(set(ACTIVATIONS))],
     }
 
@@ -261,8 +337,11 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -273,8 +352,11 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         super().__init__(
             n_components=n_components,
@@ -286,8 +368,11 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,
@@ -298,10 +383,13 @@ class Autoencoder(_ModuleMixin, BaseAutoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
         )
         self.code_activation = code_activation
         self.module = module
         self.module_params = module_params
+        self.pretraining = pretraining
+        self.pretraining_max_iter = pretraining_max_iter
 
     def _build_module(self, n_features):
         return self._autoencoder_module(n_features, code_activation=self.code_activation)

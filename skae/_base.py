@@ -15,6 +15,8 @@ divergence handling) lives here once.
 """
 
 import contextlib
+import copy
+import inspect
 import math
 import numbers
 import sys
@@ -32,8 +34,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from ._integrity import DIGEST_KEY, check_state_digest, state_digest
 from ._losses import mean_reconstruction_loss, reconstruction_loss
 from ._modules import ACTIVATIONS, Conditioning
+from ._schedule import LEARNING_RATES, StepSchedule
 from ._version import __version__
 
 __all__ = ["BaseAutoencoder"]
@@ -214,8 +218,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions(set(LEARNING_RATES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "decay_start": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_time": [Interval(Real, 0, None, closed="neither"), None],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "early_stopping": ["boolean"],
@@ -226,6 +233,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "warm_start": ["boolean"],
         "device": [str],
         "precision": [StrOptions({"float32", "bfloat16"})],
+        "conditioning": [StrOptions({"standard", "center", "none"})],
     }
 
     @abstractmethod
@@ -241,8 +249,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -253,6 +264,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -263,8 +275,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.decay_start = decay_start
         self.max_iter = max_iter
+        self.max_time = max_time
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -275,6 +290,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.warm_start = warm_start
         self.device = device
         self.precision = precision
+        self.conditioning = conditioning
 
     # ------------------------------------------------------------------ hooks
 
@@ -335,6 +351,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     def _on_first_fit(self, X):
         """Learn data-dependent state (e.g. feature ranges) when the network is (re)initialised."""
+
+    def _pretrain(self, rows, generator, device):
+        """Pretrain the freshly initialised ``module_`` before the epochs (nothing by default).
+
+        Called once per initialisation of the network (a fit, or the first ``partial_fit``), after
+        its conditioning is set; ``rows`` is the training data's ``_Rows`` view and ``generator``
+        the fit's CPU generator. Greedy layer-wise pretraining overrides it.
+        """
 
     def _reference_loss(self, var):
         """The reconstruction loss's natural scale, from the per-feature variances ``var`` of the data.
@@ -505,10 +529,15 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             module = self._build_module(self.n_features_in_).float()
             module.reset_parameters(cpu_gen)
             mean, var, scale = _feature_statistics(X)
-            if hasattr(module, "condition"):
+            if hasattr(module, "condition") and self.conditioning != "none":
+                # "none" leaves the network's conditioning the identity (location 0, scale 1) and its
+                # output layer as initialised: it reads and writes raw values.
+                if self.conditioning == "center":
+                    scale = np.ones_like(scale)
                 module.condition(torch.from_numpy(mean).float(), torch.from_numpy(scale).float())
             self._loss_scale = self._reference_loss(var)
             self.module_ = module.to(device)
+            self._pretrain(_Rows(X), cpu_gen, device)
             self._optimizer = None
             self.n_iter_ = 0
             self.t_ = 0
@@ -583,6 +612,16 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             else contextlib.nullcontext()
         )
         self._prepare_batches(targets, train_index, n_train, cpu_gen)
+        n_batches = math.ceil(n_train / batch_size)
+        # Schedules and the time budget belong to fit; a partial_fit epoch runs at learning_rate_init
+        # (so that a set_params(learning_rate_init=...) loop between calls keeps working).
+        schedule = StepSchedule(
+            "constant" if incremental else self.learning_rate,
+            self.learning_rate_init,
+            self.decay_start,
+            total_steps=max_epochs * n_batches,
+            max_time=None if incremental else self.max_time,
+        )
         converged = False
         stopped = None
         # The objective is relative to the data's reference loss; the reported losses, the scores and
@@ -591,6 +630,9 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tol = self.tol * loss_scale
         epoch_start_time = time.time()
         _bind_generator(module, gen)
+        # What Ctrl-C returns to: the weights, optimizer, generator and counters of the last complete
+        # epoch (or of the start), taken as one whole so that no interrupt leaves them out of step.
+        checkpoint = self._checkpoint(last_good, optimizer, cpu_gen, best_state)
         try:
             for _ in range(max_epochs):
                 epoch_start_time = time.time()
@@ -602,7 +644,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 if train_index is not None:
                     order = train_index[order]
                 batch_losses = []
-                n_batches = math.ceil(n_train / batch_size)
+                out_of_time = False
                 for b, start in enumerate(range(0, n_train, batch_size)):
                     index = self._extend_batch(order[start : start + batch_size], cpu_gen)
                     xb = rows.take(index).to(device, non_blocking=True)
@@ -611,15 +653,21 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         loss = self._batch_loss(module, xb, yb, gen)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
+                    schedule.before_step(optimizer)
                     optimizer.step()
                     # Summed once per epoch, weighted by batch size: no host sync per batch.
                     batch_losses.append(loss.detach())
                     if self.verbose >= 2:
                         _progress(b + 1, n_batches)
-                sizes = torch.full((n_batches,), float(batch_size), dtype=torch.float32)
-                sizes[-1] = n_train - batch_size * (n_batches - 1)
-                epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_train * loss_scale
-                self.t_ += n_train
+                    if schedule.after_step():
+                        # max_time: the epoch ends with this step (it counts, over the rows it saw).
+                        out_of_time = True
+                        break
+                n_seen = min(n_train, batch_size * len(batch_losses))
+                sizes = torch.full((len(batch_losses),), float(batch_size), dtype=torch.float32)
+                sizes[-1] = n_seen - batch_size * (len(batch_losses) - 1)
+                epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_seen * loss_scale
+                self.t_ += n_seen
 
                 if not math.isfinite(epoch_loss) or not _all_finite(module):
                     module.load_state_dict(last_good)
@@ -653,17 +701,32 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     if self.verbose >= 2:
                         sys.stdout.write("\n")
                     print(msg + f" ({time.time() - epoch_start_time:.2f}s)")
+                checkpoint = self._checkpoint(last_good, optimizer, cpu_gen, best_state)
+                if out_of_time:
+                    stopped = "max_time"
+                    if self.verbose:
+                        print(f"max_time={self.max_time:g}s reached after {schedule.steps} steps. Stopping.")
+                    break
                 if not incremental and self._no_improvement_count > self.n_iter_no_change:
+                    what = "Validation score" if early_stopping else "Training loss"
+                    if schedule.plateau(optimizer):
+                        self._no_improvement_count = 0
+                        if self.verbose:
+                            print(
+                                f"{what} did not improve more than tol={self.tol} for "
+                                f"{self.n_iter_no_change} consecutive epochs. Learning rate set to "
+                                f"{schedule.lr():g}."
+                            )
+                        continue
                     converged = True
                     if self.verbose:
-                        what = "Validation score" if early_stopping else "Training loss"
                         print(
                             f"{what} did not improve more than tol={self.tol} for "
                             f"{self.n_iter_no_change} consecutive epochs. Stopping."
                         )
                     break
         except KeyboardInterrupt:
-            module.load_state_dict(last_good)
+            best_state = self._restore(checkpoint, module, optimizer, cpu_gen)
             stopped = "interrupted"
         finally:
             _bind_generator(module, None)
@@ -688,13 +751,33 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 UserWarning,
                 stacklevel=4,
             )
-        elif not incremental and not converged:
+        elif not incremental and not converged and stopped is None:
+            # Spending max_time is the end the user asked for, not a failure to converge: no warning.
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
                 stacklevel=4,
             )
+
+    def _checkpoint(self, weights, optimizer, cpu_gen, best_state):
+        counters = {k: getattr(self, k) for k in ("n_iter_", "t_", "best_loss_", "_no_improvement_count",
+                                                  "best_validation_score_")}
+        lengths = {k: len(getattr(self, k) or ()) for k in ("loss_curve_", "validation_scores_")}
+        return weights, copy.deepcopy(optimizer.state_dict()), cpu_gen.get_state(), counters, lengths, best_state
+
+    def _restore(self, checkpoint, module, optimizer, cpu_gen):
+        """Return to a :meth:`_checkpoint`; returns its best validation state."""
+        weights, optimizer_state, rng_state, counters, lengths, best_state = checkpoint
+        module.load_state_dict(weights)
+        optimizer.load_state_dict(optimizer_state)
+        cpu_gen.set_state(rng_state)
+        for key, value in counters.items():
+            setattr(self, key, value)
+        for key, n in lengths.items():
+            if getattr(self, key) is not None:
+                del getattr(self, key)[n:]
+        return best_state
 
     # ------------------------------------------------------------------ inference
 
@@ -1050,10 +1133,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             state[key] = _to_numpy(state[key])
         if torch_keys:
             state["_torch_keys"] = torch_keys
+        state[DIGEST_KEY] = state_digest(state)  # a damaged file then fails to load (_integrity.py)
         return state
 
     def __setstate__(self, state):
-        state = dict(state)
+        state = check_state_digest(state, type(self).__name__)
         version = state.pop("_skae_version", None)
         if version is not None and version != __version__:
             warnings.warn(
@@ -1067,6 +1151,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             state[key] = _to_tensor(state[key])
         module_state = state.pop("_module_state", None)
         self.__dict__.update(state)
+        # Parameters added since the pickle was made take their defaults, which are the behaviour of
+        # the version that made it (get_params, clone and refitting need them all).
+        for name, param in inspect.signature(type(self).__init__).parameters.items():
+            if param.default is not inspect.Parameter.empty and name not in self.__dict__:
+                setattr(self, name, param.default)
         self._optimizer = None
         if module_state is not None:
             try:

@@ -7,12 +7,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
 from ._base import _input_scale
+from ._docstrings import engine_docs
 from ._modules import ACTIVATIONS, MLP, dropout_mask
 from ._penalties import contractive_penalty, jacobian_norm_by_products, rademacher_like
 
 __all__ = ["ContractiveAutoencoder"]
 
 
+@engine_docs
 class ContractiveAutoencoder(Autoencoder):
     """Contractive autoencoder: reconstruction plus a penalty on the encoder's Jacobian.
 
@@ -85,6 +87,7 @@ class ContractiveAutoencoder(Autoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` times the
@@ -111,12 +114,25 @@ class ContractiveAutoencoder(Autoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
     module : callable, default=None
         A network of your own (see :class:`Autoencoder`). Both penalties need only its ``encode``:
         the exact one by ``n_components`` vector-Jacobian products, the stochastic one by
         ``n_projections`` (see ``contraction_estimator``).
     module_params : dict, default=None
         Keyword arguments of ``module``.
+    pretraining : {"autoencoder"} or None, default=None
+        Greedy layer-wise pretraining of the fully connected network before the fine-tuning
+        epochs (Hinton & Salakhutdinov, 2006; Bengio et al., 2007). "autoencoder" trains each
+        pair of neighbour layers in turn, bottom up, as a shallow autoencoder of the layer below
+        (the first pair with this estimator's ``loss``, the others with the squared error of the
+        activations below), then the whole network is fine-tuned as usual. It runs when the
+        network is initialised (``fit``, the first ``partial_fit``), not on a ``warm_start`` refit,
+        and needs the built-in network (not ``module``). None: random initialisation only.
+        See the :ref:`User Guide <pretraining>`.
+    pretraining_max_iter : int, default=10
+        Epochs of pretraining per pair of layers (with ``batch_size``, ``learning_rate_init``,
+        ``alpha``, ``shuffle`` and ``precision`` as for the fine-tuning).
 
     Attributes
     ----------
@@ -139,6 +155,10 @@ class ContractiveAutoencoder(Autoencoder):
         ``early_stopping=True``; None otherwise.
     best_validation_score_ : float or None
         Best validation score, when ``early_stopping=True``; None otherwise.
+    pretraining_loss_curves_ : list of list of float or None
+        With ``pretraining``: per pair of layers, bottom up, its reconstruction loss before
+        pretraining and then after each epoch (the first pair's in the units of ``loss_curve_``).
+        None without pretraining.
 
     See Also
     --------
@@ -263,8 +283,11 @@ class ContractiveAutoencoder(Autoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -275,8 +298,11 @@ class ContractiveAutoencoder(Autoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         super().__init__(
             n_components=n_components,
@@ -289,8 +315,11 @@ class ContractiveAutoencoder(Autoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,
@@ -301,8 +330,11 @@ class ContractiveAutoencoder(Autoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
             module=module,
             module_params=module_params,
+            pretraining=pretraining,
+            pretraining_max_iter=pretraining_max_iter,
         )
         self.contraction_weight = contraction_weight
         self.contraction_estimator = contraction_estimator

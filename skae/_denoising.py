@@ -8,10 +8,12 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
+from ._docstrings import engine_docs
 
 __all__ = ["DenoisingAutoencoder"]
 
 
+@engine_docs
 class DenoisingAutoencoder(Autoencoder):
     """Denoising autoencoder: trained to reconstruct each input from a corrupted copy of it.
 
@@ -69,6 +71,7 @@ class DenoisingAutoencoder(Autoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` times the
@@ -95,6 +98,7 @@ class DenoisingAutoencoder(Autoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
     module : callable, default=None
         A network of your own instead of the fully connected one: a class or function called as
         ``module(n_features, n_components, **module_params)`` that returns a
@@ -107,6 +111,18 @@ class DenoisingAutoencoder(Autoencoder):
     module_params : dict, default=None
         Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
         that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
+    pretraining : {"autoencoder"} or None, default=None
+        Greedy layer-wise pretraining of the fully connected network before the fine-tuning
+        epochs (Hinton & Salakhutdinov, 2006; Bengio et al., 2007). "autoencoder" trains each
+        pair of neighbour layers in turn, bottom up, as a shallow autoencoder of the layer below
+        (the first pair with this estimator's ``loss``, the others with the squared error of the
+        activations below), then the whole network is fine-tuned as usual. It runs when the
+        network is initialised (``fit``, the first ``partial_fit``), not on a ``warm_start`` refit,
+        and needs the built-in network (not ``module``). None: random initialisation only.
+        See the :ref:`User Guide <pretraining>`.
+    pretraining_max_iter : int, default=10
+        Epochs of pretraining per pair of layers (with ``batch_size``, ``learning_rate_init``,
+        ``alpha``, ``shuffle`` and ``precision`` as for the fine-tuning).
 
     Attributes
     ----------
@@ -129,6 +145,10 @@ class DenoisingAutoencoder(Autoencoder):
         ``early_stopping=True``; None otherwise.
     best_validation_score_ : float or None
         Best validation score, when ``early_stopping=True``; None otherwise.
+    pretraining_loss_curves_ : list of list of float or None
+        With ``pretraining``: per pair of layers, bottom up, its reconstruction loss before
+        pretraining and then after each epoch (the first pair's in the units of ``loss_curve_``).
+        None without pretraining.
     data_min_ : ndarray of shape (n_features_in_,), dtype float32
         Per-feature minimum of the data seen by the first fit (the "pepper" values).
     data_max_ : ndarray of shape (n_features_in_,), dtype float32
@@ -211,8 +231,11 @@ class DenoisingAutoencoder(Autoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -223,8 +246,11 @@ class DenoisingAutoencoder(Autoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         super().__init__(
             n_components=n_components,
@@ -237,8 +263,11 @@ class DenoisingAutoencoder(Autoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,
@@ -249,8 +278,11 @@ class DenoisingAutoencoder(Autoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
             module=module,
             module_params=module_params,
+            pretraining=pretraining,
+            pretraining_max_iter=pretraining_max_iter,
         )
         self.noise = noise
         self.noise_level = noise_level

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
+from ._integrity import check_state_digest, seal
 from ._classifier import AutoencoderClassifier
 
 __all__ = ["AutoencoderOutlierDetector"]
@@ -35,6 +36,12 @@ _TUKEY_K = 1.5
 _DEFAULT_DROPOUT = 0.2
 
 
+# Ridge on the covariance of the training codes, relative to its mean eigenvalue: a code unit that is
+# constant on the training rows (a dead unit, or n_samples <= n_components) must not give infinite
+# distances.
+_CODE_RIDGE = 1e-6
+
+
 def _default_code_size(n_features):
     """The default autoencoder's ``n_components``: half the features, at most 32.
 
@@ -52,12 +59,15 @@ def _unwrap(autoencoder):
 
 
 class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
-    """Outlier detection with an autoencoder's reconstruction score.
+    """Outlier detection with an autoencoder's reconstruction error and code distance.
 
     An autoencoder trained on mostly normal data reconstructs normal rows well and unusual ones
-    badly. This estimator fits a clone of ``autoencoder`` on X and thresholds its
-    :meth:`~skae.Autoencoder.score_samples` (the negative reconstruction error; the VAE's ELBO): rows
-    scoring below ``offset_`` are outliers. It follows scikit-learn's conventions for outlier
+    badly, and codes normal rows close together. This estimator fits a clone of ``autoencoder`` on X
+    and scores each row by its reconstruction error (the negative of the autoencoder's
+    :meth:`~skae.Autoencoder.score_samples`; the VAE's negative ELBO) plus, by default, how far
+    along the learned manifold it lies from the training rows (the Mahalanobis distance of its code,
+    and the distance of its reconstruction from their mean), each term relative to its median on
+    the training rows (see Notes). Rows scoring below ``offset_`` are outliers. It follows scikit-learn's conventions for outlier
     detectors (:class:`~sklearn.ensemble.IsolationForest`,
     :class:`~sklearn.neighbors.LocalOutlierFactor`): :meth:`predict` returns +1 for inliers and -1
     for outliers, :meth:`decision_function` is ``score_samples(X) - offset_`` (negative for
@@ -86,6 +96,17 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
           Q1 and Q3 their quartiles: a row is an outlier when its reconstruction is unusually bad
           compared with the bulk of the training rows. The fraction flagged then depends on the
           data (see Notes).
+    code_distance : bool, default=True
+        Add to a row's reconstruction error two measures of how far along the learned manifold it
+        lies from the training rows: the squared Mahalanobis distance of its code
+        (``autoencoder_.transform``) from the training codes, and the squared distance of its
+        reconstruction from the training rows' mean, in the units of X; each of the three terms is
+        divided by its median on the training rows. The reconstruction error sees rows off the
+        manifold; the whitened code distance sees training outliers that the network has learned
+        to reconstruct (it must code them unlike the inliers); the distance of the reconstruction
+        sees rows that are extreme versions of the normal pattern, along the data's main
+        directions. False scores by the reconstruction error alone, i.e. :meth:`score_samples` is
+        the autoencoder's own score.
     random_state : int, RandomState instance or None, default=None
         When not None, it replaces the autoencoder's own ``random_state`` in the clone that is
         fitted (as :class:`~sklearn.ensemble.BaggingClassifier` seeds its estimators), so that
@@ -101,6 +122,22 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     offset_ : float
         The threshold on :meth:`score_samples`: ``decision_function = score_samples - offset_``,
         and rows with a negative decision are outliers.
+    mean_ : ndarray of shape (n_features_in_,)
+        With ``code_distance=True``: the mean of the training rows, from which the distance of each
+        row's reconstruction is measured. None otherwise.
+    code_mean_ : ndarray of shape (n_components,)
+        With ``code_distance=True``: the mean of the training rows' codes. None otherwise.
+    code_precision_ : ndarray of shape (n_components, n_components)
+        With ``code_distance=True``: the inverse of the training codes' covariance (with a tiny
+        ridge, so that constant code units do not give infinite distances). None otherwise.
+    error_offset_ : float
+        With ``code_distance=True``: the smallest reconstruction error on the training rows if it
+        is negative (the VAE's negative ELBO can be), else 0; subtracted from the error. None
+        otherwise.
+    score_scales_ : ndarray of shape (3,)
+        With ``code_distance=True``: the medians, on the training rows, of the three terms of the
+        score (the shifted reconstruction error, the code's squared Mahalanobis distance and the
+        reconstruction's squared distance from ``mean_``), which divide them. None otherwise.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -129,13 +166,30 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     worse than the rest. pyod's detectors default to ``contamination=0.1``; pass a float when
     the proportion of outliers is known.
 
-    *Training on contaminated data.* The autoencoder is fitted on all of X, outliers included, and
-    given enough epochs it learns to reconstruct the rare rows as well, which hides them from
-    :meth:`fit_predict`. A narrow code (small ``n_components``), dropout (the default autoencoder's
-    0.2) and a modest number of epochs slow that down. For novelty detection, fit on clean data only
-    and :meth:`predict` new rows.
+    *The score.* With ``code_distance=True``, ``score_samples(x) = -(e(x) / e_med + t(x) / t_med +
+    r(x) / r_med)``, where ``e`` is the reconstruction error (``-autoencoder_.score_samples``,
+    shifted by ``error_offset_``), ``t`` the squared Mahalanobis distance of the code ``z =
+    autoencoder_.transform(x)``, ``(z - code_mean_) @ code_precision_ @ (z - code_mean_)``, ``r`` the
+    squared distance ``||autoencoder_.inverse_transform(z) - mean_||²``, and ``e_med``, ``t_med``,
+    ``r_med`` their medians on the training rows (``score_scales_``). The first two are the
+    autoencoder's version of the pair of statistics that monitor a PCA model, the residual's squared
+    norm (Q or SPE) and Hotelling's T² of the scores (Jackson & Mudholkar [4]_), added as ratios to a
+    typical value as in Yue & Qin's combined index [5]_; the third keeps the data's own metric along
+    the manifold, where T² weighs every code direction alike. Measured in
+    ``benchmarks/bench_outliers.py`` (``benchmarks/RESULTS.md``, 2026-12-03): on the 8x8 digits, the
+    ROC-AUC of the training rows (the :meth:`fit_predict` setting) is 0.68 with the reconstruction
+    error alone and about 0.97 with the three terms, held-out rows ranking as well as before; on
+    the breast-cancer table, held-out ROC-AUC rose from 0.88 to about 0.92.
 
-    *Scores.* :meth:`score_samples` returns the autoencoder's score as float64. The autoencoder is
+    *Training on contaminated data.* The autoencoder is fitted on all of X, outliers included, and
+    given enough epochs it learns to reconstruct the rare rows as well, which hides them from a
+    reconstruction score (``code_distance=False``) in :meth:`fit_predict`; the code distance still
+    sees them, since the network has to code them apart from the inliers. A narrow code (small
+    ``n_components``), dropout (the default autoencoder's 0.2) and a modest number of epochs slow the
+    memorisation down. For novelty detection, fit on clean data only and :meth:`predict` new rows.
+
+    *Scores.* :meth:`score_samples` returns float64; with ``code_distance=False`` it is the
+    autoencoder's score. The autoencoder is
     evaluated on blocks of a fixed number of rows, so that each row's score is bit-for-bit the same
     whichever other rows it is scored with; it agrees with ``autoencoder_.score_samples`` to float32
     precision.
@@ -146,6 +200,10 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
        dimensionality reduction", MLSDA workshop, 2014.
     .. [2] Aggarwal, C. C., "Outlier Analysis", 2nd ed., Springer, 2017, §3.5.
     .. [3] Tukey, J. W., "Exploratory Data Analysis", Addison-Wesley, 1977.
+    .. [4] Jackson, J. E. and Mudholkar, G. S., "Control procedures for residuals associated with
+       principal component analysis", Technometrics 21(3), 1979.
+    .. [5] Yue, H. H. and Qin, S. J., "Reconstruction-based fault identification using a combined
+       index", Industrial & Engineering Chemistry Research 40(20), 2001.
 
     Examples
     --------
@@ -168,12 +226,14 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "autoencoder": [BaseAutoencoder, FrozenEstimator, None],
         "contamination": [StrOptions({"auto"}), Interval(Real, 0, 0.5, closed="right")],
+        "code_distance": ["boolean"],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, autoencoder=None, *, contamination="auto", random_state=None):
+    def __init__(self, autoencoder=None, *, contamination="auto", code_distance=True, random_state=None):
         self.autoencoder = autoencoder
         self.contamination = contamination
+        self.code_distance = code_distance
         self.random_state = random_state
 
     def _make_autoencoder(self, n_features):
@@ -223,7 +283,23 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         X = self._validate_X(X, reset=True)
         autoencoder = self._make_autoencoder(X.shape[1])
         self.autoencoder_ = autoencoder.fit(X, None)  # FrozenEstimator.fit requires y
-        scores = self._score(X)
+        self.mean_ = self.code_mean_ = self.code_precision_ = None
+        self.error_offset_ = self.score_scales_ = None
+        if self.code_distance:
+            self.mean_ = np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+        error, codes, spread = self._error_and_codes(X)
+        if self.code_distance:
+            codes = codes.astype(np.float64)
+            self.code_mean_ = codes.mean(axis=0)
+            cov = np.atleast_2d(np.cov(codes, rowvar=False, bias=True))
+            ridge = _CODE_RIDGE * max(float(np.trace(cov)) / cov.shape[0], np.finfo(np.float32).tiny)
+            self.code_precision_ = np.linalg.pinv(cov + ridge * np.eye(cov.shape[0]), hermitian=True)
+            # Ratios to the median, in the manner of Yue & Qin's combined index; errors that can be
+            # negative (the VAE's negative ELBO) are first shifted to a minimum of 0.
+            self.error_offset_ = min(0.0, float(error.min()))
+            medians = np.median([error - self.error_offset_, self._distance(codes), spread], axis=1)
+            self.score_scales_ = np.where(medians > 0, medians, 1.0)
+        scores = self._combine(error, codes, spread)
         if self.contamination == "auto":
             q1, q3 = np.percentile(scores, [25.0, 75.0])
             self.offset_ = float(q1 - _TUKEY_K * (q3 - q1))
@@ -233,10 +309,17 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
             self.offset_ = float(np.percentile(scores, 100.0 * self.contamination))
         return self
 
-    def _score(self, X):
-        """Scores of validated X, float64, computed on blocks of exactly ``_SCORE_BLOCK`` rows."""
+    def _error_and_codes(self, X):
+        """Per row of validated X, on blocks of ``_SCORE_BLOCK`` rows: the reconstruction error, the
+        code and the squared distance of the reconstruction from ``mean_`` (float64).
+
+        The codes and distances are None with ``code_distance=False``.
+        """
         n = X.shape[0]
-        out = np.empty(n, dtype=np.float64)
+        error = np.empty(n, dtype=np.float64)
+        codes = spread = None
+        if self.code_distance:
+            spread = np.empty(n, dtype=np.float64)
         for start in range(0, n, _SCORE_BLOCK):
             rows = X[start : start + _SCORE_BLOCK]
             if sp.issparse(rows):
@@ -247,15 +330,42 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
                 block[:m] = rows
                 block[m:] = rows[0]
                 rows = block
-            out[start : start + m] = self.autoencoder_.score_samples(rows)[:m]
-        return out
+            error[start : start + m] = -self.autoencoder_.score_samples(rows)[:m]
+            if self.code_distance:
+                z = np.asarray(self.autoencoder_.transform(rows))
+                if codes is None:
+                    codes = np.empty((n, z.shape[1]), dtype=z.dtype)
+                codes[start : start + m] = z[:m]
+                reconstruction = np.asarray(self.autoencoder_.inverse_transform(z))[:m]
+                spread[start : start + m] = ((reconstruction - self.mean_) ** 2).sum(axis=1)
+        return error, codes, spread
+
+    def _distance(self, codes):
+        """Squared Mahalanobis distances of ``codes`` from the training codes' mean."""
+        centred = codes.astype(np.float64) - self.code_mean_
+        return np.einsum("ij,jk,ik->i", centred, self.code_precision_, centred)
+
+    def _combine(self, error, codes, spread):
+        """The score (higher is more normal) from the three outputs of ``_error_and_codes``."""
+        if not self.code_distance:
+            return -error
+        terms = np.stack([error - self.error_offset_, self._distance(codes), spread], axis=1)
+        return -(terms / self.score_scales_).sum(axis=1)
+
+    def _score(self, X):
+        """Scores of validated X, float64; each row's is independent of the rows it comes with."""
+        return self._combine(*self._error_and_codes(X))
 
     def score_samples(self, X):
-        """The autoencoder's per-sample score: lower is more abnormal.
+        """Per-sample score: lower is more abnormal.
 
-        The negative reconstruction error (the ELBO for a :class:`VAE`) of each row, as returned by
-        ``autoencoder_.score_samples``, in float64. Unlike :meth:`decision_function` it does not
-        depend on ``contamination``.
+        With ``code_distance=True`` (the default), minus the sum of the row's reconstruction error,
+        the squared Mahalanobis distance of its code and the squared distance of its reconstruction
+        from the training mean, each divided by its median on the training rows (see the class
+        Notes). With ``code_distance=False``, the negative
+        reconstruction error (the ELBO for a :class:`VAE`) of each row, as returned by
+        ``autoencoder_.score_samples``. Float64; unlike :meth:`decision_function` it does not depend
+        on ``contamination``.
 
         Parameters
         ----------
@@ -270,7 +380,8 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         >>> import numpy as np
         >>> from skae import Autoencoder, AutoencoderOutlierDetector
         >>> X = np.random.RandomState(0).rand(100, 6)
-        >>> det = AutoencoderOutlierDetector(Autoencoder(max_iter=5, random_state=0)).fit(X)
+        >>> det = AutoencoderOutlierDetector(Autoencoder(max_iter=5, random_state=0),
+        ...                                  code_distance=False).fit(X)
         >>> s = det.score_samples(X)
         >>> bool(np.allclose(s, det.autoencoder_.score_samples(X), rtol=1e-5))
         True
@@ -327,6 +438,12 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         is_inlier = np.ones(decision.shape[0], dtype=int)
         is_inlier[decision < 0] = -1
         return is_inlier
+
+    def __getstate__(self):
+        return seal(super().__getstate__())  # a damaged file fails to load (see _integrity.py)
+
+    def __setstate__(self, state):
+        super().__setstate__(check_state_digest(state, type(self).__name__))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import _ModuleMixin
 from ._base import BaseAutoencoder
+from ._docstrings import engine_docs
 from ._penalties import kl_sparsity_penalty, l1_penalty
 
 __all__ = ["SparseAutoencoder"]
@@ -15,6 +16,7 @@ __all__ = ["SparseAutoencoder"]
 _CODE_ACTIVATION = {"l1": "relu", "kl": "sigmoid", "topk": "identity"}
 
 
+@engine_docs
 class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
     """Sparse autoencoder: an autoencoder whose code is pushed towards few active units.
 
@@ -71,6 +73,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion: training stops when the training loss (or, with
         early stopping, the validation score) has not improved by at least ``tol`` times the
@@ -97,6 +100,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
+    [engine-params: conditioning]
     module : callable, default=None
         A network of your own instead of the fully connected one: a class or function called as
         ``module(n_features, n_components, **module_params)`` that returns a
@@ -217,8 +221,11 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -229,6 +236,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
         module=None,
         module_params=None,
     ):
@@ -242,8 +250,11 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
             dropout=dropout,
             alpha=alpha,
             batch_size=batch_size,
+            learning_rate=learning_rate,
             learning_rate_init=learning_rate_init,
+            decay_start=decay_start,
             max_iter=max_iter,
+            max_time=max_time,
             tol=tol,
             n_iter_no_change=n_iter_no_change,
             early_stopping=early_stopping,
@@ -254,6 +265,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
             warm_start=warm_start,
             device=device,
             precision=precision,
+            conditioning=conditioning,
         )
         self.sparsity = sparsity
         self.sparsity_weight = sparsity_weight

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._base import BaseAutoencoder, _seed_from
+from ._docstrings import engine_docs
 from ._modules import MLP, Conditioning, Dense, TiedMLP, logit
 
 __all__ = ["VAE", "VAEModule"]
@@ -262,6 +263,18 @@ def kl_standard_normal(mu, logvar, tril=None):
     return kl
 
 
+def importance_weighted_bound(log_w):
+    """``log (1/k) Σ_k exp(log_w_k)`` over the first axis of ``log_w`` (shape ``(k, n)``), per row.
+
+    With ``log_w_k = log p(x, z_k) - log q(z_k|x)``, ``z_k ~ q(z|x)``, this is the bound of Burda et
+    al. (2016): for ``k = 1`` it is the one-draw ELBO estimate, and its expectation increases with
+    ``k`` towards ``log p(x)``. Computed in float32 or above with a log-sum-exp, so that weights far
+    below ``exp(-88)`` do not underflow.
+    """
+    return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
+
+
+@engine_docs
 class VAE(BaseAutoencoder):
     r"""Variational autoencoder: a Gaussian latent-variable model fitted by maximising the ELBO.
 
@@ -280,7 +293,14 @@ class VAE(BaseAutoencoder):
         + \beta\, \mathrm{KL}\big(q(z \mid x) \,\big\|\, \mathcal{N}(0, I)\big),
 
     with one reparameterised draw ``z = mu + A eps``, ``eps ~ N(0, I)``, per sample for the
-    expectation and the KL divergence in closed form (Kingma & Welling, 2014).
+    expectation (``n_train_samples`` draws averaged, if more) and the KL divergence in closed form
+    (Kingma & Welling, 2014). ``objective="iwae"`` trains the importance-weighted bound of Burda et
+    al. (2016) instead, which is tighter for ``n_train_samples > 1``:
+
+    .. math::
+
+        -\mathcal{L}_k(x) = -\mathbb{E}\Big[\log \frac{1}{k} \sum_{i=1}^k
+        \frac{p(x \mid z_i)\, p(z_i)}{q(z_i \mid x)}\Big], \qquad z_i \sim q(z \mid x).
 
     Read more in the :ref:`User Guide <vae>`.
 
@@ -313,6 +333,18 @@ class VAE(BaseAutoencoder):
     beta : float, default=1.0
         Weight of the KL term (beta-VAE; Higgins et al., 2017). ``beta=0`` gives a noisy
         autoencoder with no pull towards the prior.
+    objective : {"elbo", "iwae"}, default="elbo"
+        The training objective. "elbo" is the evidence lower bound above, its expectation term
+        averaged over ``n_train_samples`` draws. "iwae" is the importance-weighted bound
+        ``log (1/k) Σ_i w_i``, ``w_i = p(x|z_i) p(z_i)^beta / q(z_i|x)^beta`` over ``k =
+        n_train_samples`` draws (Burda et al., 2016): a tighter bound on ``log p(x)`` for ``k > 1``,
+        so the decoder is fitted closer to maximum likelihood, at ``k`` decoder passes per sample;
+        with ``n_train_samples=1`` it is the ELBO and trains exactly as "elbo" does (see Notes for
+        the gradient estimator).
+    n_train_samples : int, default=1
+        Number of posterior draws ``k`` per training sample and step: averaged by the ELBO (less
+        gradient noise), importance-weighted by the IWAE objective (a tighter bound). The cost of a
+        step grows about linearly with it (the decoder runs on ``k`` codes per sample).
     n_importance_samples : int, default=50
         Number of posterior draws per sample used by :meth:`score_samples` (the ELBO is averaged
         over them) and by :meth:`log_likelihood` (the importance-weighted estimate).
@@ -332,6 +364,7 @@ class VAE(BaseAutoencoder):
         Adam's step size.
     max_iter : int, default=200
         Maximum number of epochs.
+    [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion (on the training loss, in nats per sample, or on the
         validation ELBO with early stopping).
@@ -354,6 +387,7 @@ class VAE(BaseAutoencoder):
         Torch device to train on. Outputs are always numpy arrays.
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast. The likelihood and KL terms are computed in float32.
+    [engine-params: conditioning]
 
     Attributes
     ----------
@@ -370,7 +404,8 @@ class VAE(BaseAutoencoder):
     t_ : int
         Number of training samples seen.
     loss_curve_ : list of float
-        Training loss (the negative ELBO, nats per sample) at the end of each epoch.
+        Training loss (the negative training objective: the ELBO, or the importance-weighted bound
+        for ``objective="iwae"``; nats per sample) at the end of each epoch.
     best_loss_ : float
         Lowest training loss reached.
     validation_scores_ : list of float or None
@@ -403,6 +438,20 @@ class VAE(BaseAutoencoder):
     ``log det Σ`` the sum of the log-variances on the diagonal of ``A``, and ``log q(z|x)`` at
     ``z = mu + A eps`` needs no solve: ``A⁻¹ (z - mu) = eps``.
 
+    The IWAE objective's gradient is the plain reparameterised one of Burda et al. (2016): with
+    ``z_i = mu + A eps_i``, ``∇ log (1/k) Σ w_i = Σ_i w̃_i ∇ log w_i``, ``w̃_i = w_i / Σ_j w_j`` the
+    normalised weights, computed by back-propagating through the log-sum-exp, for the decoder and
+    the encoder alike (``log q`` is differentiated through both ``z_i`` and the posterior's
+    parameters). It is unbiased for the bound, but the signal-to-noise ratio of the encoder's gradient
+    falls as ``k`` grows (Rainforth et al., 2018): a large ``k`` helps the decoder more than the
+    encoder. The doubly reparameterised estimator of Tucker et al. (2019), which fixes that, is not
+    implemented. The KL term has no closed form inside the weights, so ``w_i`` uses the
+    Monte-Carlo ``log p(z_i) - log q(z_i|x)``; for ``n_train_samples=1`` the bound is the ELBO and
+    the closed-form KL (same expectation, less noise) is used, as for ``objective="elbo"``.
+    ``beta`` scales ``log p(z_i) - log q(z_i|x)`` inside the weights, so that ``k = 1`` is the
+    beta-ELBO. ``score_samples`` stays the ELBO whatever the objective; :meth:`log_likelihood` is
+    the importance-weighted estimate for any of them.
+
     With ``hidden_layer_sizes=()``, ``activation="identity"`` and the Gaussian likelihood the model
     is factor analysis with a learned per-feature noise; its maximum-likelihood fit includes
     probabilistic PCA's (Tipping & Bishop, 1999; Lucas et al., 2019).
@@ -421,6 +470,9 @@ class VAE(BaseAutoencoder):
        autoencoders", ICML 2018.
     .. [7] Nix, D. A. and A. S. Weigend, "Estimating the mean and variance of the target probability
        distribution", IEEE International Conference on Neural Networks, 1994.
+    .. [8] Rainforth, T. et al., "Tighter variational bounds are not necessarily better", ICML 2018.
+    .. [9] Tucker, G., D. Lawson, S. Gu and C. J. Maddison, "Doubly reparameterized gradient
+       estimators for Monte Carlo objectives", ICLR 2019.
 
     Examples
     --------
@@ -448,6 +500,8 @@ class VAE(BaseAutoencoder):
         "likelihood_variance": [StrOptions({"feature", "code"})],
         "posterior": [StrOptions({"diagonal", "full"})],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "objective": [StrOptions({"elbo", "iwae"})],
+        "n_train_samples": [Interval(Integral, 1, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
     }
 
@@ -459,6 +513,8 @@ class VAE(BaseAutoencoder):
         likelihood_variance="feature",
         posterior="diagonal",
         beta=1.0,
+        objective="elbo",
+        n_train_samples=1,
         n_importance_samples=50,
         hidden_layer_sizes=(128,),
         activation="relu",
@@ -466,8 +522,11 @@ class VAE(BaseAutoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
+        decay_start=0.0,
         max_iter=200,
+        max_time=None,
         tol=1e-5,
         n_iter_no_change=20,
         early_stopping=False,
@@ -478,6 +537,7 @@ class VAE(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
+        conditioning="standard",
     ):
         # Not BaseAutoencoder.__init__: it would also set ``loss`` and ``output_activation``, which
         # the likelihood replaces here.
@@ -486,6 +546,8 @@ class VAE(BaseAutoencoder):
         self.likelihood_variance = likelihood_variance
         self.posterior = posterior
         self.beta = beta
+        self.objective = objective
+        self.n_train_samples = n_train_samples
         self.n_importance_samples = n_importance_samples
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -493,8 +555,11 @@ class VAE(BaseAutoencoder):
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
+        self.decay_start = decay_start
         self.max_iter = max_iter
+        self.max_time = max_time
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.early_stopping = early_stopping
@@ -505,6 +570,7 @@ class VAE(BaseAutoencoder):
         self.warm_start = warm_start
         self.device = device
         self.precision = precision
+        self.conditioning = conditioning
 
     # ------------------------------------------------------------------ hooks
 
@@ -542,13 +608,29 @@ class VAE(BaseAutoencoder):
 
     def _forward(self, module, X_in, generator):
         mu, logvar, tril = module.posterior(X_in)
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        z, _ = reparameterize(mu, logvar, tril, eps)
-        return mu, (mu, logvar, tril, *module.decode_distribution(z))
+        k = self.n_train_samples
+        # One draw per row: (n, K). Several: (k, n, K) codes, decoded as k * n rows.
+        shape = mu.shape if k == 1 else (k, *mu.shape)
+        eps = torch.randn(shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z, log_q = reparameterize(mu, logvar, tril, eps)
+        out, out_logvar = module.decode_distribution(z.reshape(-1, z.shape[-1]))
+        if k > 1:
+            out = out.reshape(k, *mu.shape[:-1], -1)
+            if out_logvar is not None and out_logvar.dim() > 1:  # one per row and draw
+                out_logvar = out_logvar.reshape(k, *mu.shape[:-1], -1)
+        return mu, (mu, logvar, tril, z, log_q, out, out_logvar)
 
     def _loss(self, X, X_in, code, output, module):
-        mu, logvar, tril, out, out_logvar = output
-        nll = -module.log_likelihood(X, out, out_logvar)
+        mu, logvar, tril, z, log_q, out, out_logvar = output
+        if z.dim() > 2:  # k draws per row
+            X = X.unsqueeze(0).expand_as(out)
+        log_px = module.log_likelihood(X, out, out_logvar)
+        if self.objective == "iwae" and z.dim() > 2:
+            # The weights need log p(z) - log q(z|x) at each draw: the KL has no closed form here.
+            log_pz = -0.5 * (z.float().square().sum(-1) + z.shape[-1] * _LOG_2PI)
+            log_w = log_px + self.beta * (log_pz - log_q.float())
+            return -importance_weighted_bound(log_w).mean()
+        nll = -log_px.mean(0) if z.dim() > 2 else -log_px
         if self.beta == 0:
             return nll.mean()
         return (nll + self.beta * kl_standard_normal(mu, logvar, tril)).mean()
@@ -590,7 +672,7 @@ class VAE(BaseAutoencoder):
             log_pz = -0.5 * (z.square().sum(-1) + z.shape[-1] * _LOG_2PI)
             log_w[start : start + s] = (log_px + log_pz - log_q).double()
         elbo = log_w.mean(0)
-        iw = torch.logsumexp(log_w, 0) - math.log(k)
+        iw = importance_weighted_bound(log_w)
         return elbo.float(), iw.float()
 
     # ------------------------------------------------------------------ public methods

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.datasets import load_digits
 
 import skae
+from skae._integrity import DIGEST_KEY, state_digest
 
 # Tiny and quick: these tests fit many times.
 SMALL = {"n_components": 2, "hidden_layer_sizes": (4,), "max_iter": 2, "random_state": 0}
@@ -158,3 +159,22 @@ def pickled_globals(payload):
         elif op.name == "GLOBAL":
             names.add(arg.split(" ")[0])
     return names
+
+
+def reseal(state):
+    """Give a hand-edited saved state the digest of its new contents, as if it had been saved so."""
+    state[DIGEST_KEY] = state_digest(state)
+    return state
+
+
+class Canary:
+    """A class a tampered file may name: counts how often it was ever built or given a state."""
+
+    built = 0
+
+    def __new__(cls, *args, **kwargs):
+        Canary.built += 1
+        return super().__new__(cls)
+
+    def __setstate__(self, state):
+        Canary.built += 1

@@ -4,11 +4,16 @@ Both end as MLPRegressor's do: a usable model with the weights of the last compl
 ``n_iter_`` and ``loss_curve_`` describing the epochs that counted, and a warning.
 """
 
+import contextlib
+import os
+import signal
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
 import torch
+import torch.optim.optimizer as optimizer_hooks
 from _reliability import (  # noqa: F401
     ENGINE_ESTIMATORS,
     ENGINE_IDS,
@@ -142,3 +147,101 @@ def test_learning_rate_that_blows_up(cls):
     est.set_params(learning_rate_init=1e-3)
     fit(est, X, Y)
     assert _finite_weights(est) and est.n_iter_ >= 1
+
+
+# ------------------------------------------------------------------ a real Ctrl-C (SIGINT)
+
+CHUNK = 40  # two batches of 20 per partial_fit call
+
+
+@contextlib.contextmanager
+def _sigint_at(cls, step, where):
+    """Send this process a real SIGINT during training step ``step`` (1-based, counted over every
+    optimizer): while computing the loss, just before the optimizer step, or just after it."""
+    count = {"n": 0}
+    original = cls._batch_loss
+
+    def fire():
+        count["n"] += 1
+        if count["n"] == step:
+            os.kill(os.getpid(), signal.SIGINT)  # Python's own handler raises KeyboardInterrupt
+
+    def batch_loss(self, *args, **kwargs):
+        loss = original(self, *args, **kwargs)
+        if where == "loss":
+            fire()
+        return loss
+
+    handles = []
+    if where == "before_step":
+        handles.append(optimizer_hooks.register_optimizer_step_pre_hook(lambda *a: fire()))
+    elif where == "after_step":
+        handles.append(optimizer_hooks.register_optimizer_step_post_hook(lambda *a: fire()))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        with mock.patch.object(cls, "_batch_loss", batch_loss):
+            yield count
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _state(est):
+    """Everything that decides the next step: outputs, counters, the optimizer's moments."""
+    opt = est._optimizer.state_dict()["state"] if est._optimizer is not None else {}
+    moments = {f"{i}.{k}": np.asarray(v) for i, s in opt.items() for k, v in s.items()}
+    return {**outputs(est, X, Y), **moments, "n_iter_": np.int64(est.n_iter_), "t_": np.int64(est.t_),
+            "loss_curve_": np.asarray(est.loss_curve_)}
+
+
+def _partial_fit(est, i, quiet=True):
+    rows = slice(i * CHUNK % len(X), i * CHUNK % len(X) + CHUNK)
+    kwargs = fit_kwargs(est, "partial_fit", Y)  # a classifier's classes: those of all the data
+    if "y" in kwargs:
+        kwargs["y"] = Y[rows]
+    with warnings.catch_warnings():
+        if quiet:
+            warnings.simplefilter("ignore")
+        return est.partial_fit(X[rows], **kwargs)
+
+
+WHERE = ["loss", "before_step", "after_step"]
+
+
+@pytest.mark.parametrize("cls", ENGINE_ESTIMATORS, ids=ENGINE_IDS)
+@pytest.mark.parametrize("where", WHERE)
+def test_sigint_in_a_partial_fit_loop_undoes_only_the_interrupted_call(cls, where):
+    est, reference = _small(cls), _small(cls)
+    for i in range(2):
+        _partial_fit(est, i)
+        _partial_fit(reference, i)
+    after_two = _state(reference)
+    with _sigint_at(cls, 2, where), warnings.catch_warnings(record=True) as caught:  # its second batch
+        warnings.simplefilter("always")
+        _partial_fit(est, 2, quiet=False)
+    assert any("interrupted" in str(w.message) for w in caught)
+    # As it was before the call: weights, Adam's moments and step counts, counters, generator.
+    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2
+    assert_identical(_state(est), after_two)
+    # The user's loop goes on (the chunk again, then the next) exactly as if never interrupted.
+    for i in (2, 3):
+        _partial_fit(est, i)
+        _partial_fit(reference, i)
+    assert_identical(_state(est), _state(reference))
+
+
+@pytest.mark.parametrize("cls", ENGINE_ESTIMATORS, ids=ENGINE_IDS)
+@pytest.mark.parametrize("where", WHERE)
+def test_sigint_in_fit_keeps_the_last_complete_epoch(cls, where):
+    est = _small(cls)
+    with _sigint_at(cls, 2 * BATCHES_PER_EPOCH + 2, where), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.fit(X, **fit_kwargs(est, "fit", Y))  # returns: Ctrl-C stops training, as in MLPRegressor
+    assert any("interrupted" in str(w.message) for w in caught)
+    assert est.n_iter_ == 2 and len(est.loss_curve_) == 2 and est.t_ == 2 * len(X)
+    reference = fit(_small(cls, max_iter=2), X, Y)
+    assert_identical(_state(est), _state(reference))
+    # Training resumes from there as from an uninterrupted two-epoch fit.
+    fit(est, X, Y, method="partial_fit")
+    fit(reference, X, Y, method="partial_fit")
+    assert_identical(_state(est), _state(reference))

@@ -29,6 +29,12 @@ def module(sizes=(12, 6), n_features=20, k=3, seed=0):
     return m
 
 
+def one_pass(m, x, noise_level=0.0, generator=None, **kw):
+    """One encoder pass as per-layer (n, m) tensors: the noisy one when there is noise, else the clean one."""
+    zs, moments, top = m._passes(x, noise_level, generator, **kw)
+    return [z[0] for z in zs], moments, top[0]
+
+
 def test_combinator_starts_at_zero_and_is_the_paper_formula():
     g = _Combinator(4)
     g.reset_parameters()
@@ -45,13 +51,14 @@ def test_combinator_starts_at_zero_and_is_the_paper_formula():
 def test_clean_pass_is_batch_normalised_and_updates_running_statistics():
     m = module().train()
     x = torch.randn(64, 20) * 3 + 1
-    zs, moments, _ = m._encode(x, batch_stats=True, update_running=True)
+    zs, _, _ = one_pass(m, x, batch_stats=True, update_running=True)
     for z in zs[1:]:  # every layer above the input: zero mean, unit variance over the batch
         torch.testing.assert_close(z.mean(0), torch.zeros(z.shape[1]), atol=1e-5, rtol=0)
         torch.testing.assert_close(z.var(0, unbiased=False), torch.ones(z.shape[1]), atol=1e-3, rtol=0)
     # Running averages moved a tenth of the way from (0, 1) towards the batch moments.
-    torch.testing.assert_close(m.running_mean_1, 0.1 * moments[1][0].detach())
-    torch.testing.assert_close(m.running_var_1, 0.9 + 0.1 * moments[1][1].detach())
+    pre = m.conditioning.standardize(x) @ m.weights[0].detach().T
+    torch.testing.assert_close(m.running_mean_1, 0.1 * pre.mean(0))
+    torch.testing.assert_close(m.running_var_1, 0.9 + 0.1 * pre.var(0, unbiased=False))
 
 
 def test_appended_rows_do_not_shift_the_batch_statistics():
@@ -60,9 +67,9 @@ def test_appended_rows_do_not_shift_the_batch_statistics():
     m = module().train()
     x = torch.randn(32, 20)
     extra = torch.randn(10, 20) * 50 + 7  # wildly off-distribution rows
-    alone = m._encode(x, batch_stats=True)[0]
+    alone = one_pass(m, x, batch_stats=True)[0]
     m.stats_rows = 32
-    together = m._encode(torch.cat([x, extra]), batch_stats=True)[0]
+    together = one_pass(m, torch.cat([x, extra]), batch_stats=True)[0]
     m.stats_rows = None
     for a, b in zip(alone, together):
         torch.testing.assert_close(b[:32], a, atol=1e-5, rtol=1e-5)
@@ -71,9 +78,9 @@ def test_appended_rows_do_not_shift_the_batch_statistics():
 def test_noise_reaches_every_layer_and_comes_from_the_generator():
     m = module().train()
     x = torch.randn(16, 20)
-    clean = m._encode(x, batch_stats=True)[0]
-    noisy = m._encode(x, 0.3, torch.Generator().manual_seed(1), batch_stats=True, input_noise_level=0.75)[0]
-    again = m._encode(x, 0.3, torch.Generator().manual_seed(1), batch_stats=True, input_noise_level=0.75)[0]
+    clean = one_pass(m, x, batch_stats=True)[0]
+    noisy = one_pass(m, x, 0.3, torch.Generator().manual_seed(1), batch_stats=True, input_noise_level=0.75)[0]
+    again = one_pass(m, x, 0.3, torch.Generator().manual_seed(1), batch_stats=True, input_noise_level=0.75)[0]
     for l, (c, n, a) in enumerate(zip(clean, noisy, again)):
         assert torch.equal(n, a)
         # The input gets 0.75 standard deviations; the layers above are normalised before their 0.3
@@ -101,8 +108,8 @@ def test_training_learns_to_denoise_the_input(digits):
     x = torch.from_numpy(digits[:300])
     with torch.no_grad():
         gen = torch.Generator().manual_seed(5)
-        noisy, _, top = m._encode(x, 0.3, gen, input_noise_level=0.75)
-        clean = m._encode(x)[0]
+        noisy, _, top = one_pass(m, x, 0.3, gen, input_noise_level=0.75)
+        clean = one_pass(m, x)[0]
         estimate = m._decode(noisy, top)[0]
     assert float(((estimate - clean[0]) ** 2).mean()) < 0.5 * float(((noisy[0] - clean[0]) ** 2).mean())
     assert est.loss_curve_[-1] < 0.5 * est.loss_curve_[0]
@@ -118,3 +125,138 @@ def test_outputs_are_deterministic_row_independent_and_shaped(digits):
     assert scores.shape == (50,) and np.all(scores <= 0)
     assert est.inverse_transform(codes).shape == (50, 64)
     assert est.jacobian(digits[:2]).shape == (2, 4, 64)
+
+
+# ---------------------------------------------------------------- oracle: the ladder before its speed-up
+# The formulation of the ladder step before the noisy and clean passes were stacked into one (each pass
+# on its own, every layer normalised by an explicit mean and variance): the optimised module must give
+# the same costs, code, gradients and running statistics.
+
+
+def _reference_costs(m, x, noise_level, generator, input_noise_level, stats_rows=None):
+    train = m.training
+
+    def moments(z, name, batch_stats, update):
+        if not batch_stats:
+            return getattr(m, f"running_mean_{name}"), getattr(m, f"running_var_{name}")
+        s = z if stats_rows is None else z[:stats_rows]
+        mean = s.mean(dim=0)
+        var = ((s - mean) ** 2).mean(dim=0)
+        if update:
+            with torch.no_grad():
+                getattr(m, f"running_mean_{name}").lerp_(mean.detach(), 0.1)
+                getattr(m, f"running_var_{name}").lerp_(var.detach(), 0.1)
+        return mean, var
+
+    def normalize(z, mean, var):
+        return (z - mean) / torch.sqrt(var + 1e-5)
+
+    def encode(noise, gen, input_noise, update):
+        z = (x - m.conditioning.loc) / m.conditioning.scale
+        if input_noise:
+            z = z + input_noise * torch.randn(z.shape, generator=gen)
+        zs, ms, h = [z], [None], z
+        for i, w in enumerate(m.weights, start=1):
+            mv = moments(h @ w.T, str(i), train, update)
+            z = normalize(h @ w.T, *mv)
+            if noise:
+                z = z + noise * torch.randn(z.shape, generator=gen)
+            zs.append(z)
+            ms.append(mv)
+            h = m._activate(i, z)
+        return zs, ms, h
+
+    def combinator(a, z, u):
+        mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
+        v = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
+        return (z - mu) * v + mu
+
+    noisy, _, top = encode(noise_level, generator, input_noise_level, False)
+    clean, ms, _ = encode(0.0, None, 0.0, train)
+    estimates, u = [None] * (m.n_layers + 1), top
+    for l in range(m.n_layers, -1, -1):
+        if l < m.n_layers:
+            u = estimates[l + 1] @ m.vertical[l].T
+        u = normalize(u, *moments(u, f"u{l}", train, train))
+        estimates[l] = combinator(m.combinators[l].a, noisy[l], u)
+    weight = m.conditioning.scale**2
+    costs = [((estimates[0] - clean[0]) ** 2 * weight / weight.mean()).mean(1)]
+    costs += [((normalize(e, *ms[l]) - z) ** 2).mean(1) for l, (e, z) in enumerate(zip(estimates, clean)) if l]
+    return costs, top
+
+
+@pytest.mark.parametrize("stats_rows", [None, 24])
+@pytest.mark.parametrize("input_noise", [0.75, 0.0])
+def test_stacked_passes_equal_the_reference_formulation(stats_rows, input_noise):
+    """Costs, noisy code, every parameter's gradient and the running statistics of the optimised
+    module equal those of the step written out pass by pass (a tiny net, random combinators and a
+    non-trivial conditioning so that no term is trivially zero)."""
+    x = torch.randn(32, 20, generator=torch.Generator().manual_seed(11)) * 2 + 0.5
+    results = []
+    for impl in ("optimised", "reference"):
+        m = module(sizes=(12, 6), k=3, seed=3).train()
+        m.condition(torch.linspace(-1, 1, 20), torch.linspace(0.5, 2, 20))
+        with torch.no_grad():
+            for c in m.combinators:
+                c.a.copy_(torch.randn(c.a.shape, generator=torch.Generator().manual_seed(c.a.shape[1])))
+        gen = torch.Generator().manual_seed(7)
+        if impl == "optimised":
+            m.stats_rows = stats_rows
+            costs, code = m.denoising_costs(x, 0.3, gen, input_noise)
+        else:
+            costs, code = _reference_costs(m, x, 0.3, gen, input_noise, stats_rows)
+        total = sum(w * c for w, c in zip([3.0, 2.0, 0.5, 0.1], costs)).mean() + code.square().mean()
+        total.backward()
+        grads = {n: p.grad.clone() for n, p in m.named_parameters()}
+        buffers = {n: b.clone() for n, b in m.named_buffers() if n.startswith("running")}
+        results.append((costs, code.detach(), grads, buffers))
+    (c1, k1, g1, b1), (c2, k2, g2, b2) = results
+    for a, b in zip(c1, c2):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(k1, k2, rtol=1e-5, atol=1e-6)
+    assert g1.keys() == g2.keys() and all(float(g.abs().sum()) > 0 for g in g2.values())
+    for n in g1:
+        # Float32 rounding (rsqrt against a square root and a division) only: within 1e-4 of the largest entry.
+        torch.testing.assert_close(g1[n], g2[n], rtol=1e-3, atol=1e-4 * float(g2[n].abs().max()),
+                                   msg=lambda s, n=n: f"{n}: {s}")
+    for n in b1:
+        torch.testing.assert_close(b1[n], b2[n], rtol=1e-5, atol=1e-6, msg=n)
+
+
+def test_eval_costs_equal_the_reference_and_take_one_pass():
+    m = module(seed=4)
+    m.train()
+    m.denoising_costs(torch.randn(40, 20, generator=torch.Generator().manual_seed(13)), 0.3, torch.Generator().manual_seed(0))  # moves the running stats
+    m.eval()
+    x = torch.randn(9, 20, generator=torch.Generator().manual_seed(12))
+    with torch.no_grad():
+        costs, code = m.denoising_costs(x, 0.0, None)
+        ref, ref_code = _reference_costs(m, x, 0.0, None, 0.0)
+        assert m._passes(x)[0][1].shape[0] == 1
+    for a, b in zip(costs, ref):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(code, ref_code, rtol=1e-5, atol=1e-6)
+
+
+def test_input_noise_in_the_data_units_is_the_same_for_every_feature():
+    """input_noise_units="data": the noise the input gets has the same standard deviation, in the data's
+    units, for every feature whatever its own spread (Rasmus et al.'s 0.3 on every pixel); "feature":
+    a fixed share of each feature's scale."""
+    x = torch.randn(4000, 20) * torch.linspace(0.1, 10, 20)
+    m = module()
+    m.condition(torch.zeros(20), torch.linspace(0.1, 10, 20))
+    est = LadderAutoencoder(input_noise_level=0.3, input_noise_units="data")
+    noise = est.input_noise_level / m.conditioning.scale
+    zs = m._passes(x, 0.0, torch.Generator().manual_seed(0), input_noise_level=noise)[0][0]
+    in_data_units = (zs[0] - zs[1]) * m.conditioning.scale
+    torch.testing.assert_close(in_data_units.std(0), torch.full((20,), 0.3), rtol=0.06, atol=0)
+    zs = m._passes(x, 0.0, torch.Generator().manual_seed(0), input_noise_level=0.3)[0][0]
+    torch.testing.assert_close((zs[0] - zs[1]).std(0), torch.full((20,), 0.3), rtol=0.06, atol=0)
+
+
+def test_published_configuration_fits(digits):
+    est = LadderAutoencoder(n_components=4, hidden_layer_sizes=(8,), denoising_weights=(74, 10, 0.1),
+                            noise_level=0.3, input_noise_level=0.3, input_noise_units="data", max_iter=2,
+                            random_state=0)
+    fit_quiet(est, digits / 16)
+    assert np.isfinite(est.loss_curve_).all() and np.isfinite(est.transform(digits[:5] / 16)).all()

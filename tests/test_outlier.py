@@ -115,6 +115,90 @@ def test_detects_other_digits_among_zeros():
     assert (det.predict(X[unseen]) == -1).mean() > 0.5
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fit_predict_ranks_the_training_outliers_at_the_defaults(seed):
+    # Issue 22.2: at the defaults, ~190 training rows (one digit plus 9 others) are trained on long
+    # enough that the network reconstructs its own outliers: ranked by reconstruction error alone,
+    # the training rows' ROC-AUC was 0.73 / 0.74 (seeds 0 / 1). The code distance still sees them:
+    # 0.970 / 0.988 (measured 2026-12-03); fit_predict flagged 6 and 7 of the 9, and 4 and 3 inliers.
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    rng = np.random.RandomState(seed)
+    rows = np.r_[np.flatnonzero(y == 1), rng.choice(np.flatnonzero(y != 1), 9, replace=False)]
+    det = AutoencoderOutlierDetector(random_state=seed, contamination=0.05)
+    flagged = det.fit_predict(X[rows]) == -1
+    is_outlier = y[rows] != 1
+    auc = roc_auc_score(is_outlier, -det.score_samples(X[rows]))
+    reconstruction_only = roc_auc_score(is_outlier, -det.autoencoder_.score_samples(X[rows]))
+    assert auc > 0.95 and auc > reconstruction_only + 0.1
+    # fit_predict flags them: most of the 9 outliers, few of the ~180 inliers.
+    assert flagged[is_outlier].mean() > 0.5 and flagged[~is_outlier].mean() < 0.04
+
+
+def test_code_distance_sees_outliers_on_the_manifold(plane):
+    # Rows on the plane but far from the inliers are reconstructed perfectly by the linear
+    # autoencoder: only their codes give them away.
+    X, is_outlier, _ = plane
+    X_in = X[~is_outlier]
+    rng = np.random.RandomState(3)
+    pca = PCA(2).fit(X_in)
+    directions = rng.normal(size=(10, 2))
+    # On the plane (without the inliers' noise), at 5 standard deviations from its centre.
+    far = pca.inverse_transform(5 * np.sqrt(pca.explained_variance_) * directions
+                                / np.linalg.norm(directions, axis=1, keepdims=True)).astype(np.float32)
+    rows = np.vstack([X_in, far])
+    truth = np.r_[np.zeros(len(X_in), bool), np.ones(10, bool)]
+    both = AutoencoderOutlierDetector(linear_ae(), contamination=10 / 210).fit(rows)
+    error_only = AutoencoderOutlierDetector(linear_ae(), code_distance=False, contamination=10 / 210).fit(rows)
+    np.testing.assert_array_equal(both.predict(rows) == -1, truth)
+    assert roc_auc_score(truth, -error_only.score_samples(rows)) < 0.5
+    # The rows off the plane are still found with the code distance on.
+    det = AutoencoderOutlierDetector(linear_ae(), contamination=10 / 210).fit(X)
+    np.testing.assert_array_equal(det.predict(X) == -1, is_outlier)
+
+
+def test_score_is_the_sum_of_the_three_ratios():
+    # The oracle: reconstruction error, squared Mahalanobis distance of the code and squared distance
+    # of the reconstruction from the training mean, each divided by its median on the training rows,
+    # written out in numpy.
+    X = load_digits().data[:150] / 16.0
+    det = AutoencoderOutlierDetector(small_ae(n_components=3), contamination=0.1).fit(X)
+    ae = det.autoencoder_
+    error = -ae.score_samples(X).astype(np.float64)
+    Z = ae.transform(X).astype(np.float64)
+    centred = Z - Z.mean(axis=0)
+    t2 = np.sum(centred @ np.linalg.inv(np.cov(Z, rowvar=False, bias=True)) * centred, axis=1)
+    r = ((ae.inverse_transform(ae.transform(X)) - X.mean(axis=0)) ** 2).sum(axis=1)
+    expected = -(error / np.median(error) + t2 / np.median(t2) + r / np.median(r))
+    np.testing.assert_allclose(det.score_samples(X), expected, rtol=1e-4)
+    np.testing.assert_allclose(det.code_mean_, Z.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(det.mean_, X.mean(axis=0))
+    assert det.error_offset_ == 0.0  # squared errors: no shift
+
+
+def test_distance_along_the_manifold_sees_extreme_rows():
+    # Breast-cancer-like outliers: rows along the inliers' main direction, reconstructed well, and
+    # with codes on the main axis of the codes, 4 standard deviations out. Scaled along it only, they
+    # are what the reconstruction's distance from the mean is for.
+    rng = np.random.RandomState(0)
+    basis = np.linalg.qr(rng.normal(size=(10, 2)))[0].T
+    inliers = (rng.normal(size=(300, 2)) * [3.0, 1.0]) @ basis + 0.01 * rng.normal(size=(300, 10))
+    extreme = (np.c_[rng.choice([-4.0, 4.0], 15) * 3.0, rng.normal(size=15)]) @ basis
+    X = np.vstack([inliers, extreme]).astype(np.float32)
+    truth = np.r_[np.zeros(300, bool), np.ones(15, bool)]
+    det = AutoencoderOutlierDetector(linear_ae(), contamination=15 / 315).fit(X)
+    error_only = AutoencoderOutlierDetector(linear_ae(), code_distance=False, contamination=15 / 315).fit(X)
+    assert roc_auc_score(truth, -det.score_samples(X)) > 0.99
+    assert roc_auc_score(truth, -error_only.score_samples(X)) < 0.6
+
+
+def test_constant_code_units_give_finite_scores():
+    # Fewer training rows than code units: the codes' covariance is singular.
+    X = np.random.RandomState(0).rand(3, 6)
+    det = AutoencoderOutlierDetector(small_ae(n_components=4), contamination=0.3).fit(X)
+    assert np.isfinite(det.score_samples(np.random.RandomState(1).rand(5, 6))).all()
+
+
 @pytest.mark.parametrize(
     "contamination, n_flagged", [(0.005, 1), (0.05, 10), (0.1, 20), (0.25, 50), (0.5, 100)]
 )
@@ -132,12 +216,21 @@ def test_contamination_is_the_fraction_flagged_on_the_training_rows(contaminatio
 )
 def test_every_autoencoder_and_its_own_score(cls):
     X = load_digits().data[:150] / 16.0
-    det = AutoencoderOutlierDetector(small_ae(cls), contamination=0.1).fit(X)
+    det = AutoencoderOutlierDetector(small_ae(cls), code_distance=False, contamination=0.1).fit(X)
     assert type(det.autoencoder_) is cls and det.autoencoder_.n_iter_ == 5
     scores = det.score_samples(X)
     # The wrapped autoencoder's score (negative error; the VAE's ELBO) to float32 precision, in float64.
     assert scores.dtype == np.float64
     np.testing.assert_allclose(scores, det.autoencoder_.score_samples(X), rtol=1e-5, atol=1e-6)
+    assert (det.predict(X) == -1).sum() == 15
+    assert det.code_mean_ is None and det.error_offset_ is None and det.score_scales_ is None
+    # With the code distance (the default) too, and the same fraction flagged; for the VAE, whose
+    # negative ELBO may be negative, the errors are shifted to a minimum of 0 first.
+    det = AutoencoderOutlierDetector(small_ae(cls), contamination=0.1).fit(X)
+    scores = det.score_samples(X)
+    low = det.error_offset_
+    assert np.isfinite(scores).all() and low <= 0 and (det.score_scales_ > 0).all()
+    assert np.median(-det.autoencoder_.score_samples(X) - low) == pytest.approx(det.score_scales_[0], rel=1e-5)
     assert (det.predict(X) == -1).sum() == 15
 
 

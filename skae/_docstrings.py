@@ -1,0 +1,70 @@
+"""The numpydoc text of the parameters the training engine gives every estimator, written once.
+
+An estimator's class docstring holds a marker line such as ``[engine-params: learning_rate, max_time]``
+in its Parameters section; the :func:`engine_docs` class decorator replaces it with those parameters'
+entries, indented as the marker is. Sphinx (numpydoc), ``help()`` and doctests all read the result.
+"""
+
+import re
+import textwrap
+
+__all__ = ["ENGINE_PARAMETER_DOCS", "engine_docs"]
+
+ENGINE_PARAMETER_DOCS = {
+    "learning_rate": '''\
+learning_rate : {"constant", "linear_decay", "cosine", "plateau"}, default="constant"
+    Schedule of the step size over one ``fit``. "constant" keeps ``learning_rate_init``.
+    "linear_decay" and "cosine" keep it until the fraction ``decay_start`` of the training
+    budget is spent, then take it down to 0 at the end of the budget, linearly or along half a
+    cosine. The budget is ``max_iter`` epochs or, when sooner, ``max_time`` seconds: the
+    fraction spent is the larger of the optimizer steps done over those of ``max_iter`` epochs
+    and the time elapsed over ``max_time``, and the step size is updated at every optimizer
+    step. "plateau" divides the step size by 5 each time the training loss (with
+    ``early_stopping``, the validation score) has not improved by ``tol`` for
+    ``n_iter_no_change`` epochs, where the other schedules stop; training stops at the
+    plateau that would take it below ``learning_rate_init / 1000`` (the fifth). ``partial_fit``
+    ignores the schedule and always uses ``learning_rate_init``; a ``warm_start`` fit starts
+    the schedule again.''',
+    "decay_start": '''\
+decay_start : float in [0, 1), default=0.0
+    Fraction of the training budget run at ``learning_rate_init`` before "linear_decay" or
+    "cosine" start to decay it. Unused by the other schedules.''',
+    "max_time": '''\
+max_time : float > 0 or None, default=None
+    Wall-clock budget of one ``fit``, in seconds (None: no limit). Training stops after the
+    first optimizer step that ends past it; that last, partial epoch counts in ``n_iter_`` and
+    ``loss_curve_`` (its loss over the rows it saw). Stopping on time raises no
+    ConvergenceWarning: that warning means that ``max_iter`` epochs ran out. A "linear_decay"
+    or "cosine" schedule reaches 0 at the deadline. The result then depends on the machine's
+    speed, not only on ``random_state``. The clock starts with the first epoch.
+    ``partial_fit`` ignores it.''',
+    "conditioning": '''\
+conditioning : {"standard", "center", "none"}, default="standard"
+    How the network sees the data, from statistics learned at the first fit (see the
+    :ref:`User Guide <conditioning>`). "standard": each feature is centred and divided by its scale (its standard
+    deviation, raised where needed so that no training value lies more than 10 scales from the
+    mean), and an identity output is mapped back to the data's units, starting at its mean.
+    "center": centred only (scale 1). "none": raw values in and out, as in a hand-written torch
+    network (location 0, scale 1, the output layer as initialised). Whichever is chosen,
+    codes are computed from the input as the network sees it; reconstructions, scores and
+    ``loss_curve_`` are in the user's units; the objective stays relative to the data's mean
+    variance, so that ``tol`` and penalty weights keep their meaning. Gaussian denoising noise
+    and the contractive penalty are in units of the scale: the user's units unless "standard".
+    On pixels and other data in one bounded range "center" reconstructs better than "standard"
+    (measured in the User Guide).''',
+}
+
+_MARKER = re.compile(r"^(?P<indent>[ \t]*)\[engine-params: (?P<names>[\w, ]+)\][ \t]*$", re.MULTILINE)
+
+
+def _entries(match):
+    names = [name.strip() for name in match["names"].split(",") if name.strip()]
+    text = "\n".join(ENGINE_PARAMETER_DOCS[name] for name in names)
+    return textwrap.indent(text, match["indent"])
+
+
+def engine_docs(cls):
+    """Class decorator: fill the ``[engine-params: ...]`` markers of ``cls.__doc__``."""
+    if cls.__doc__:
+        cls.__doc__ = _MARKER.sub(_entries, cls.__doc__)
+    return cls
