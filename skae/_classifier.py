@@ -188,8 +188,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, pretraining, shuffling, the validation split and any noise or
         sampling of the autoencoder, through a local ``torch.Generator``.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    [engine-params: verbose]
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution.
     device : str, default="cpu"

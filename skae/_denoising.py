@@ -90,8 +90,7 @@ class DenoisingAutoencoder(Autoencoder):
         Seeds the initialisation, the shuffling, the validation split and any noise, through a
         local ``torch.Generator``; global random states are never touched. Pass an int for
         reproducible results.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    [engine-params: verbose]
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution instead of starting again.
     device : str, default="cpu"

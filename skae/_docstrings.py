@@ -11,6 +11,14 @@ import textwrap
 __all__ = ["ENGINE_PARAMETER_DOCS", "engine_docs"]
 
 ENGINE_PARAMETER_DOCS = {
+    "verbose": '''\
+verbose : int, default=0
+    0 is silent. 1 prints one line per epoch (MLPRegressor's) and, where tqdm is installed, shows
+    a progress bar over the epochs of ``fit`` (over the batches of a ``partial_fit`` call);
+    2 adds a progress bar over the batches of every epoch (tqdm's, or a plain line without it).
+    With verbose, inference passes over more than one batch of 2048 rows (``transform``,
+    ``score_samples``, a VAE's ``log_likelihood`` ...) show a progress bar too. tqdm is optional:
+    skae never requires it.''',
     "learning_rate": '''\
 learning_rate : {"constant", "linear_decay", "cosine", "plateau"}, default="constant"
     Schedule of the step size over one ``fit``. "constant" keeps ``learning_rate_init``.

@@ -286,8 +286,7 @@ class LadderAutoencoder(BaseAutoencoder):
         Shuffle the samples at every epoch.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the shuffling and the noise through a local ``torch.Generator``.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    [engine-params: verbose]
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution.
     device : str, default="cpu"

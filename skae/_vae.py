@@ -349,8 +349,7 @@ class VAE(BaseAutoencoder):
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the shuffling and the reparameterisation noise through a local
         ``torch.Generator``; global random states are never touched.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar.
+    [engine-params: verbose]
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution.
     device : str, default="cpu"
