@@ -19,7 +19,6 @@ import copy
 import inspect
 import math
 import numbers
-import sys
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
@@ -37,6 +36,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ._integrity import DIGEST_KEY, check_state_digest, state_digest
 from ._losses import mean_reconstruction_loss, reconstruction_loss
 from ._modules import ACTIVATIONS, Conditioning
+from ._progress import Progress, tqdm_available
 from ._schedule import LEARNING_RATES, StepSchedule
 from ._version import __version__
 
@@ -45,6 +45,9 @@ __all__ = ["BaseAutoencoder"]
 # Rows per forward pass in transform / score_samples / jacobian: bounds memory whatever n_samples is.
 _INFERENCE_BATCH = 2048
 _JACOBIAN_BATCH = 64
+# With verbose, inference passes of at least this many batches (transform, score_samples, the VAE's
+# log_likelihood on large X) show a progress bar.
+_PROGRESS_MIN_BATCHES = 2
 
 
 # --------------------------------------------------------------------------------------------------
@@ -629,6 +632,13 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         loss_scale = getattr(self, "_loss_scale", 1.0)
         tol = self.tol * loss_scale
         epoch_start_time = time.time()
+        # verbose: a line per epoch; with tqdm installed, a bar over the epochs of a fit (a partial_fit
+        # call's bar is over its batches); verbose >= 2 adds a bar over the batches of each epoch.
+        epoch_bar = None
+        if self.verbose and not incremental and tqdm_available():
+            epoch_bar = Progress(max_epochs, type(self).__name__, "epoch", plain=False)
+        batch_bars = self.verbose >= 2 or (self.verbose and incremental and tqdm_available())
+        say = epoch_bar.write if epoch_bar is not None else print
         _bind_generator(module, gen)
         # What Ctrl-C returns to: the weights, optimizer, generator and counters of the last complete
         # epoch (or of the start), taken as one whole so that no interrupt leaves them out of step.
@@ -645,6 +655,11 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     order = train_index[order]
                 batch_losses = []
                 out_of_time = False
+                batch_bar = (
+                    Progress(n_batches, f"epoch {self.n_iter_ + 1}", "batches", leave=incremental)
+                    if batch_bars
+                    else None
+                )
                 for b, start in enumerate(range(0, n_train, batch_size)):
                     index = self._extend_batch(order[start : start + batch_size], cpu_gen)
                     xb = rows.take(index).to(device, non_blocking=True)
@@ -657,12 +672,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                     optimizer.step()
                     # Summed once per epoch, weighted by batch size: no host sync per batch.
                     batch_losses.append(loss.detach())
-                    if self.verbose >= 2:
-                        _progress(b + 1, n_batches)
+                    if batch_bar is not None:
+                        batch_bar.update()
                     if schedule.after_step():
                         # max_time: the epoch ends with this step (it counts, over the rows it saw).
                         out_of_time = True
                         break
+                if batch_bar is not None:
+                    batch_bar.close()
                 n_seen = min(n_train, batch_size * len(batch_losses))
                 sizes = torch.full((len(batch_losses),), float(batch_size), dtype=torch.float32)
                 sizes[-1] = n_seen - batch_size * (len(batch_losses) - 1)
@@ -697,22 +714,22 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         self._no_improvement_count = 0
                 if epoch_loss < self.best_loss_:
                     self.best_loss_ = epoch_loss
+                if epoch_bar is not None:
+                    epoch_bar.update(1, loss=f"{epoch_loss:.4g}")
                 if self.verbose:
-                    if self.verbose >= 2:
-                        sys.stdout.write("\n")
-                    print(msg + f" ({time.time() - epoch_start_time:.2f}s)")
+                    say(msg + f" ({time.time() - epoch_start_time:.2f}s)")
                 checkpoint = self._checkpoint(last_good, optimizer, cpu_gen, best_state)
                 if out_of_time:
                     stopped = "max_time"
                     if self.verbose:
-                        print(f"max_time={self.max_time:g}s reached after {schedule.steps} steps. Stopping.")
+                        say(f"max_time={self.max_time:g}s reached after {schedule.steps} steps. Stopping.")
                     break
                 if not incremental and self._no_improvement_count > self.n_iter_no_change:
                     what = "Validation score" if early_stopping else "Training loss"
                     if schedule.plateau(optimizer):
                         self._no_improvement_count = 0
                         if self.verbose:
-                            print(
+                            say(
                                 f"{what} did not improve more than tol={self.tol} for "
                                 f"{self.n_iter_no_change} consecutive epochs. Learning rate set to "
                                 f"{schedule.lr():g}."
@@ -720,7 +737,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                         continue
                     converged = True
                     if self.verbose:
-                        print(
+                        say(
                             f"{what} did not improve more than tol={self.tol} for "
                             f"{self.n_iter_no_change} consecutive epochs. Stopping."
                         )
@@ -730,6 +747,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             stopped = "interrupted"
         finally:
             _bind_generator(module, None)
+            if epoch_bar is not None:
+                epoch_bar.close()
 
         if early_stopping and best_state is not None:
             module.load_state_dict(best_state)
@@ -795,10 +814,20 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         X = self._validate_X(X, reset=False)
         module = self.module_
         out = np.empty((X.shape[0], *n_out), dtype=np.float32)
-        with torch.inference_mode():
-            module.eval()
-            for start, stop, xb in self._batches(X):
-                out[start:stop] = fn(module, xb).float().cpu().numpy()
+        n_batches = math.ceil(X.shape[0] / _INFERENCE_BATCH)
+        bar = None
+        if self.verbose and n_batches >= _PROGRESS_MIN_BATCHES:
+            bar = Progress(n_batches, type(self).__name__, "batches", leave=False)
+        try:
+            with torch.inference_mode():
+                module.eval()
+                for start, stop, xb in self._batches(X):
+                    out[start:stop] = fn(module, xb).float().cpu().numpy()
+                    if bar is not None:
+                        bar.update()
+        finally:
+            if bar is not None:
+                bar.close()
         return _check_finite_output(self, out, X)
 
     def _mean_score(self, module, rows, index):
@@ -1255,8 +1284,3 @@ def _to_tensor(obj):
         return type(obj)(_to_tensor(v) for v in obj)
     return obj
 
-
-def _progress(done, total, width=30):
-    filled = int(width * done / total)
-    sys.stdout.write(f"\r  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} batches")
-    sys.stdout.flush()

@@ -167,16 +167,14 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         autoencoder's weights get the wrapped autoencoder's own ``alpha``.
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples).
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
+    [engine-params: learning_rate_init]
     max_iter : int, default=200
         Maximum number of joint-training epochs.
     [engine-params: learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion on the training loss (or, with early stopping, on the
         validation accuracy).
-    n_iter_no_change : int, default=20
-        Number of epochs with no improvement to wait before stopping.
+    [engine-params: n_iter_no_change]
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows (labeled and unlabeled alike), stop when the
         accuracy on the held-out labeled rows stops improving, and keep the best weights. When no
@@ -188,8 +186,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, pretraining, shuffling, the validation split and any noise or
         sampling of the autoencoder, through a local ``torch.Generator``.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    [engine-params: verbose]
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution.
     device : str, default="cpu"

@@ -11,6 +11,58 @@ import textwrap
 __all__ = ["ENGINE_PARAMETER_DOCS", "engine_docs"]
 
 ENGINE_PARAMETER_DOCS = {
+    "batch_size": """\
+batch_size : int or "auto", default="auto"
+    Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):
+    batches of 256 on large data, and about 32 optimiser steps per epoch on a few hundred rows,
+    which need many steps more than large batches. Larger values are clipped to n_samples.""",
+    "learning_rate_init": """\
+learning_rate_init : float, default=1e-3
+    Adam's step size.""",
+    "max_iter": """\
+max_iter : int, default=200
+    Maximum number of epochs.""",
+    "tol": """\
+tol : float, default=1e-5
+    Tolerance for the stopping criterion: training stops when the training loss (or, with
+    early stopping, the validation score) has not improved by at least ``tol`` times the
+    reference loss (for ``loss="mse"``, the data's mean variance; see Notes) for
+    ``n_iter_no_change`` consecutive epochs.""",
+    "n_iter_no_change": """\
+n_iter_no_change : int, default=20
+    Number of epochs with no improvement to wait before stopping.""",
+    "early_stopping": """\
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the training data, stop when its score stops improving
+    and restore the weights with the best validation score.""",
+    "validation_fraction": """\
+validation_fraction : float, default=0.1
+    Fraction of the training data held out when ``early_stopping=True``.""",
+    "shuffle": """\
+shuffle : bool, default=True
+    Shuffle the samples at every epoch.""",
+    "random_state": """\
+random_state : int, RandomState instance or None, default=None
+    Seeds the initialisation, the shuffling, the validation split and any noise, through a
+    local ``torch.Generator``; global random states are never touched. Pass an int for
+    reproducible results.""",
+    "warm_start": """\
+warm_start : bool, default=False
+    When True, ``fit`` continues from the previous solution instead of starting again.""",
+    "device": """\
+device : str, default="cpu"
+    Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.""",
+    "precision": """\
+precision : {"float32", "bfloat16"}, default="float32"
+    "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.""",
+    "verbose": '''\
+verbose : int, default=0
+    0 is silent. 1 prints one line per epoch (MLPRegressor's) and, where tqdm is installed, shows
+    a progress bar over the epochs of ``fit`` (over the batches of a ``partial_fit`` call);
+    2 adds a progress bar over the batches of every epoch (tqdm's, or a plain line without it).
+    With verbose, inference passes over more than one batch of 2048 rows (``transform``,
+    ``score_samples``, a VAE's ``log_likelihood`` ...) show a progress bar too. tqdm is optional:
+    skae never requires it.''',
     "learning_rate": '''\
 learning_rate : {"constant", "linear_decay", "cosine", "plateau"}, default="constant"
     Schedule of the step size over one ``fit``. "constant" keeps ``learning_rate_init``.
@@ -54,7 +106,8 @@ conditioning : {"standard", "center", "none"}, default="standard"
     (measured in the User Guide).''',
 }
 
-_MARKER = re.compile(r"^(?P<indent>[ \t]*)\[engine-params: (?P<names>[\w, ]+)\][ \t]*$", re.MULTILINE)
+# A marker may wrap over several lines: ``[engine-params: a, b,`` then ``c]`` on the next.
+_MARKER = re.compile(r"^(?P<indent>[ \t]*)\[engine-params: (?P<names>[\w,\s]+?)\][ \t]*$", re.MULTILINE)
 
 
 def _entries(match):

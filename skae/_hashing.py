@@ -120,11 +120,7 @@ class HashingAutoencoder(BaseAutoencoder):
         for every skae autoencoder. Larger values are clipped to n_samples.
         With ``"straight_through"`` the code is standardized by mini-batch statistics in training:
         keep batches of a few dozen samples or more.
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    [engine-params: learning_rate, decay_start, max_time]
+    [engine-params: learning_rate_init, max_iter, learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion, as for every skae autoencoder: training stops when the
         training loss (or, with early stopping, the validation score) has not improved by at least
@@ -132,26 +128,12 @@ class HashingAutoencoder(BaseAutoencoder):
         ``n_iter_no_change`` consecutive epochs.
     n_iter_no_change : int, default=20
         Number of epochs with no improvement to wait before stopping.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data, stop when its score stops improving
-        and restore the weights with the best validation score.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out when ``early_stopping=True``.
-    shuffle : bool, default=True
-        Shuffle the samples at every epoch.
+    [engine-params: early_stopping, validation_fraction, shuffle]
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the shuffling, the validation split and the code noise, through a
         local ``torch.Generator``; global random states are never touched. Pass an int for
         reproducible results.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
-    warm_start : bool, default=False
-        When True, ``fit`` continues from the previous solution instead of starting again.
-    device : str, default="cpu"
-        Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
-    precision : {"float32", "bfloat16"}, default="float32"
-        "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
-    [engine-params: conditioning]
+    [engine-params: verbose, warm_start, device, precision, conditioning]
 
     Attributes
     ----------

@@ -305,32 +305,24 @@ class LadderAutoencoder(BaseAutoencoder):
         Batch normalisation needs batches of more than a few rows.
     learning_rate_init : float, default=2e-3
         Adam's step size (Rasmus et al. use 0.002).
-    max_iter : int, default=200
-        Maximum number of epochs.
-    [engine-params: learning_rate, decay_start, max_time]
+    [engine-params: max_iter, learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion on the training cost.
-    n_iter_no_change : int, default=20
-        Number of epochs with no improvement to wait before stopping.
+    [engine-params: n_iter_no_change]
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when its score stops improving.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out when ``early_stopping=True``.
+    [engine-params: validation_fraction]
     alpha : float, default=0.0
         Strength of the L2 penalty on the weights (as weight decay in Adam).
-    shuffle : bool, default=True
-        Shuffle the samples at every epoch.
+    [engine-params: shuffle]
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the shuffling and the noise through a local ``torch.Generator``.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
+    [engine-params: verbose]
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution.
     device : str, default="cpu"
         Torch device to train on. Outputs are always numpy arrays.
-    precision : {"float32", "bfloat16"}, default="float32"
-        "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
-    [engine-params: conditioning]
+    [engine-params: precision, conditioning]
 
     Attributes
     ----------

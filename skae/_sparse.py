@@ -65,42 +65,9 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         Dropout rate on the hidden activations during training.
     alpha : float, default=0.0
         Strength of the L2 penalty on the weights (as weight decay in Adam).
-    batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):
-        batches of 256 on large data, and about 32 optimiser steps per epoch on a few hundred rows,
-        which need many steps more than large batches. Larger values are clipped to n_samples.
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    [engine-params: learning_rate, decay_start, max_time]
-    tol : float, default=1e-5
-        Tolerance for the stopping criterion: training stops when the training loss (or, with
-        early stopping, the validation score) has not improved by at least ``tol`` times the
-        reference loss (for ``loss="mse"``, the data's mean variance; see Notes) for
-        ``n_iter_no_change`` consecutive epochs.
-    n_iter_no_change : int, default=20
-        Number of epochs with no improvement to wait before stopping.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data, stop when its score stops improving
-        and restore the weights with the best validation score.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out when ``early_stopping=True``.
-    shuffle : bool, default=True
-        Shuffle the samples at every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, the shuffling, the validation split and any noise, through a
-        local ``torch.Generator``; global random states are never touched. Pass an int for
-        reproducible results.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar over the batches.
-    warm_start : bool, default=False
-        When True, ``fit`` continues from the previous solution instead of starting again.
-    device : str, default="cpu"
-        Torch device to train on: "cpu", "cuda", "cuda:1", "mps". Outputs are always numpy arrays.
-    precision : {"float32", "bfloat16"}, default="float32"
-        "bfloat16" trains under autocast (CPUs with avx512_bf16/AMX, CUDA). Outputs stay float32.
-    [engine-params: conditioning]
+    [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
+    n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
+    precision, conditioning]
     module : callable, default=None
         A network of your own instead of the fully connected one: a class or function called as
         ``module(n_features, n_components, **module_params)`` that returns a

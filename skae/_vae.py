@@ -360,27 +360,18 @@ class VAE(BaseAutoencoder):
         Strength of the L2 penalty on the weights (as weight decay in Adam).
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples).
-    learning_rate_init : float, default=1e-3
-        Adam's step size.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    [engine-params: learning_rate, decay_start, max_time]
+    [engine-params: learning_rate_init, max_iter, learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion (on the training loss, in nats per sample, or on the
         validation ELBO with early stopping).
-    n_iter_no_change : int, default=20
-        Number of epochs with no improvement to wait before stopping.
+    [engine-params: n_iter_no_change]
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data and stop when its mean ELBO stops improving.
-    validation_fraction : float, default=0.1
-        Fraction of the training data held out when ``early_stopping=True``.
-    shuffle : bool, default=True
-        Shuffle the samples at every epoch.
+    [engine-params: validation_fraction, shuffle]
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, the shuffling and the reparameterisation noise through a local
         ``torch.Generator``; global random states are never touched.
-    verbose : int, default=0
-        0 is silent, 1 prints one line per epoch, 2 adds a progress bar.
+    [engine-params: verbose]
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution.
     device : str, default="cpu"

@@ -181,7 +181,9 @@ def test_every_estimator_takes_the_schedule_parameters():
     assert len(estimators) >= 8
     for Estimator in estimators:
         signature = inspect.signature(Estimator)
-        engine = (("learning_rate", "constant"), ("decay_start", 0.0), ("max_time", None), ("conditioning", "standard"))
+        engine = (
+            ("learning_rate", "constant"), ("decay_start", 0.0), ("max_time", None), ("conditioning", "standard")
+        )
         for name, default in engine:
             assert signature.parameters[name].default == default, (Estimator, name)
             assert name in Estimator._parameter_constraints, (Estimator, name)
@@ -239,3 +241,15 @@ def test_classifier_follows_the_schedule():
     ).fit(X, y)
     assert timed.n_iter_ == 1
     assert timed.predict(X[:5]).shape == (5,)
+
+
+def test_every_parameter_is_documented_once():
+    """The shared entries come from skae/_docstrings.py; each estimator's own stay in its docstring."""
+    estimators = [getattr(skae, name) for name in skae.__all__]
+    estimators = [E for E in estimators if isinstance(E, type) and issubclass(E, BaseAutoencoder)]
+    for Estimator in estimators:
+        if Estimator is BaseAutoencoder:
+            continue
+        doc = Estimator.__doc__
+        for name in inspect.signature(Estimator).parameters:
+            assert doc.count(f"\n    {name} : ") == 1, (Estimator, name)
