@@ -6,8 +6,10 @@ Outlier detection with an autoencoder
 An autoencoder trained on mostly normal data reconstructs normal samples well
 and unusual ones badly, so its per-sample reconstruction score,
 :meth:`~skae.Autoencoder.score_samples` (the negative reconstruction error,
-higher is more normal), is an outlier score.
-:class:`~skae.AutoencoderOutlierDetector` turns it into an outlier detector
+higher is more normal), is an outlier score. It also codes normal samples
+close together, so how far a sample's code lies from the training codes is
+another. :class:`~skae.AutoencoderOutlierDetector` adds the two (each relative
+to its median on the training rows) and turns the sum into an outlier detector
 with scikit-learn's conventions, those of
 :class:`~sklearn.ensemble.IsolationForest`: ``predict`` returns +1 for inliers
 and -1 for outliers, ``decision_function`` is the score minus a threshold
@@ -52,7 +54,7 @@ print(f"test: {(~is_outlier).sum()} digits 0-6, {is_outlier.sum()} digits 7-9")
 # With none given, as here, it uses an :class:`~skae.Autoencoder` whose code
 # is half as wide as the input (at most 32 units), with dropout.
 # ``contamination="auto"`` (the default) sets the threshold by Tukey's rule on
-# the training scores: rows reconstructed much worse than the bulk are
+# the training scores: rows scoring much worse than the bulk are
 # outliers. IsolationForest, fitted on the same rows, has its own "auto"
 # threshold.
 detector = AutoencoderOutlierDetector(random_state=0).fit(X[train])
