@@ -37,7 +37,7 @@ from ._integrity import DIGEST_KEY, check_state_digest, state_digest
 from ._losses import mean_reconstruction_loss, reconstruction_loss
 from ._modules import ACTIVATIONS, Conditioning
 from ._progress import Progress, tqdm_available
-from ._schedule import LEARNING_RATES, StepSchedule
+from ._schedule import LEARNING_RATES, StepSchedule, clock
 from ._version import __version__
 
 __all__ = ["BaseAutoencoder"]
@@ -515,6 +515,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return self._fit(X, y, incremental=True)
 
     def _fit(self, X, y, incremental):
+        started = clock()  # max_time counts from here: validation and pretraining included
         first = not hasattr(self, "module_") or not (incremental or self.warm_start)
         X, targets = self._validate_fit_data(X, y, reset=first)
         self._check_params(X)
@@ -595,14 +596,14 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         self._train_epochs(
             module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen,
-            gen, max_epochs=1 if incremental else self.max_iter, incremental=incremental,
+            gen, max_epochs=1 if incremental else self.max_iter, incremental=incremental, started=started,
         )
         self._rng_state = cpu_gen.get_state()
         return self
 
     def _train_epochs(
         self, module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen,
-        gen, max_epochs, incremental,
+        gen, max_epochs, incremental, started=None,
     ):
         optimizer = self._optimizer
         batch_size = self._batch_size(n_train)
@@ -624,6 +625,7 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.decay_start,
             total_steps=max_epochs * n_batches,
             max_time=None if incremental else self.max_time,
+            start=started,
         )
         converged = False
         stopped = None

@@ -88,7 +88,8 @@ max_time : float > 0 or None, default=None
     ``loss_curve_`` (its loss over the rows it saw). Stopping on time raises no
     ConvergenceWarning: that warning means that ``max_iter`` epochs ran out. A "linear_decay"
     or "cosine" schedule reaches 0 at the deadline. The result then depends on the machine's
-    speed, not only on ``random_state``. The clock starts with the first epoch.
+    speed, not only on ``random_state``. The clock starts when ``fit`` is called: the set-up
+    before the first epoch (validation, greedy ``pretraining`` where there is one) counts in it.
     ``partial_fit`` ignores it.''',
     "conditioning": '''\
 conditioning : {"standard", "center", "none"}, default="standard"

@@ -10,7 +10,7 @@ fit of a few epochs decays smoothly too.
 import math
 import time
 
-__all__ = ["LEARNING_RATES", "PLATEAU_FACTOR", "PLATEAU_FLOOR", "StepSchedule", "decay_factor"]
+__all__ = ["LEARNING_RATES", "PLATEAU_FACTOR", "PLATEAU_FLOOR", "StepSchedule", "clock", "decay_factor"]
 
 LEARNING_RATES = ("constant", "linear_decay", "cosine", "plateau")
 # The schedules whose factor depends on the budget fraction.
@@ -41,6 +41,11 @@ def decay_factor(learning_rate, fraction, decay_start=0.0):
     return 0.5 * (1.0 + math.cos(math.pi * t))
 
 
+def clock():
+    """The clock of ``max_time`` (seconds, monotonic)."""
+    return time.perf_counter()
+
+
 class StepSchedule:
     """The step size and the clock of one call to ``fit`` (or one ``partial_fit`` epoch).
 
@@ -49,7 +54,7 @@ class StepSchedule:
     whether training may go on.
     """
 
-    def __init__(self, learning_rate, learning_rate_init, decay_start, total_steps, max_time):
+    def __init__(self, learning_rate, learning_rate_init, decay_start, total_steps, max_time, start=None):
         self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.decay_start = decay_start
@@ -59,7 +64,8 @@ class StepSchedule:
         self.steps = 0
         self.elapsed = 0.0
         self.scale = 1.0  # the plateau divisions so far
-        self.start = time.perf_counter()
+        # ``start``: when the fit began (see :func:`clock`), so that its set-up (pretraining) counts.
+        self.start = clock() if start is None else start
 
     def fraction(self):
         """The budget fraction spent: steps over the step budget, or time over max_time if larger."""

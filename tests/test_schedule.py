@@ -253,3 +253,19 @@ def test_every_parameter_is_documented_once():
         doc = Estimator.__doc__
         for name in inspect.signature(Estimator).parameters:
             assert doc.count(f"\n    {name} : ") == 1, (Estimator, name)
+
+
+def test_max_time_counts_the_pretraining(monkeypatch):
+    # The clock starts when fit is called: a pretraining that took 100 s (of a fake clock) leaves
+    # nothing of a 10 s budget, so the fit stops after its first step (the clock is read after each).
+    clock = _FakeClock()
+    monkeypatch.setattr(skae._schedule, "time", clock)
+
+    def slow_pretraining(self, rows, generator, device):
+        clock.now += 100.0
+
+    monkeypatch.setattr(Autoencoder, "_pretrain", slow_pretraining)
+    ae = Autoencoder(**SMALL, max_iter=10_000, max_time=10.0, learning_rate="linear_decay", learning_rate_init=LR)
+    lrs = record_lr(ae)
+    ae.fit(X)
+    assert ae.n_iter_ == 1 and len(lrs) == 1 and ae.t_ == SMALL["batch_size"]
