@@ -18,6 +18,10 @@ from sklearn.preprocessing import MinMaxScaler
 
 from skae import Autoencoder
 
+# Most fits here run a few epochs on purpose; tests that assert a ConvergenceWarning (or its
+# absence) do so with pytest.warns or an "error" filter of their own, which override this one.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def digits():

@@ -20,8 +20,11 @@ from sklearn.utils.estimator_checks import (
 
 import skae
 
+# The checks fit hundreds of times with deliberately few epochs: no fit is meant to converge.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 # Small, quick settings that every estimator accepts: the checks fit hundreds of times.
-_FAST = {"max_iter": 20, "hidden_layer_sizes": (8,), "random_state": 0}
+_FAST = {"max_iter": 5, "hidden_layer_sizes": (8,), "random_state": 0}
 
 
 def _public_estimators():
@@ -47,7 +50,10 @@ def _instances():
             # Fully labeled y: check_classifiers_classes uses -1 as a class label, which the default
             # unlabeled_label=-1 reads as "unlabeled" (scikit-learn exempts its own semi-supervised
             # estimators from that by name); unlabeled_label=None makes every row labeled.
-            est = cls(random_state=0, max_iter=20, unlabeled_label=None)
+            # The default autoencoder (a 256-128 ladder) stays, so its code-as-class-scores path is
+            # checked; 5 epochs keep the checks quick and check_classifiers_train still far above its
+            # 0.83 floor (0.92-0.93 training accuracy on its 3 blobs, over random_state 0-2).
+            est = cls(random_state=0, max_iter=5, unlabeled_label=None)
         else:
             est = cls(**{k: v for k, v in _FAST.items() if k in params})
         out.append(est)
@@ -83,6 +89,9 @@ _OUTPUT_CHECKS = [
 ]
 
 
+# The pandas checks transform arrays with an estimator fitted on a DataFrame and the reverse, on
+# purpose; the feature-name warnings that scikit-learn's validation gives then are expected.
+@pytest.mark.filterwarnings("ignore:X (does not have valid|has) feature names:UserWarning")
 @pytest.mark.parametrize("estimator", TRANSFORMERS, ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("check", _OUTPUT_CHECKS, ids=lambda c: c.__name__)
 def test_set_output_and_feature_names(estimator, check):

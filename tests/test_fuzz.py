@@ -166,6 +166,11 @@ def _with(X, i, j, value):
     return X
 
 
+def _uint64_large(X):
+    # abs: inverse_transform's input (codes) has negative entries, which a cast to uint64 cannot hold.
+    return (np.abs(X) * 2**62).astype(np.uint64)
+
+
 def _readonly(X):
     X = X.copy()
     X.setflags(write=False)
@@ -227,7 +232,7 @@ CASES = {
     "read_only": (_readonly, False, None),
     "float16": (lambda X: X.astype(np.float16), False, None),
     "int8": (lambda X: (X * 100).astype(np.int8), False, None),
-    "uint64_large": (lambda X: (X * 2**62).astype(np.uint64), False, OVERFLOW),
+    "uint64_large": (_uint64_large, False, OVERFLOW),
     "bool": (lambda X: X > 0.5, False, None),
     "list_of_lists": (lambda X: X.tolist(), False, None),
     "ragged_list": (lambda X: [list(r) for r in X[:-1]] + [list(X[-1, :-1])], True, r"inhomogeneous|sequence"),

@@ -362,12 +362,14 @@ def test_vae_has_no_module_parameter():
 # -------------------------------------------------------------------------------- scikit-learn's checks
 
 
+# 5 epochs, as in test_common.py: the checks fit hundreds of times and none is meant to converge.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(
     [
         skae.DenoisingAutoencoder(
-            module=row_conv, module_params={"channels": (4,)}, max_iter=20, random_state=0, noise="masking"
+            module=row_conv, module_params={"channels": (4,)}, max_iter=5, random_state=0, noise="masking"
         ),
-        skae.Autoencoder(module=TwoLayerNet, max_iter=20, random_state=0),
+        skae.Autoencoder(module=TwoLayerNet, max_iter=5, random_state=0),
     ]
 )
 def test_sklearn_compatible_with_a_module(estimator, check):
