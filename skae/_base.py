@@ -11,12 +11,13 @@ An estimator is this engine plus a few hooks (see :class:`BaseAutoencoder`):
   classifier) thread targets through the same loop.
 
 The loop itself (epochs over shuffled mini-batches, Adam, early stopping, warm start, ``partial_fit``,
-divergence handling) lives here once.
+divergence handling) lives here once. Beside it: ``_data.py`` (validated X as tensors, the feature
+statistics), ``_device.py`` (seeds, devices, precision), ``_schedule.py`` (the step size and time
+budget), ``_jacobian.py`` (``jacobian`` and ``tangent_space``) and ``_persistence.py`` (pickling).
 """
 
 import contextlib
 import copy
-import inspect
 import math
 import numbers
 import time
@@ -29,176 +30,32 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._integrity import DIGEST_KEY, check_state_digest, state_digest
+from ._data import _INFERENCE_BATCH, _check_finite_output, _feature_statistics, _Rows
+from ._device import _check_precision, _resolve_device, _seed_from
+from ._jacobian import JacobianMixin
 from ._losses import mean_reconstruction_loss, reconstruction_loss
-from ._modules import ACTIVATIONS, Conditioning
+from ._modules import ACTIVATIONS
+from ._persistence import PersistenceMixin
 from ._progress import Progress, tqdm_available
 from ._schedule import LEARNING_RATES, StepSchedule, clock
-from ._version import __version__
 
 __all__ = ["BaseAutoencoder"]
 
-# Rows per forward pass in transform / score_samples / jacobian: bounds memory whatever n_samples is.
-_INFERENCE_BATCH = 2048
-_JACOBIAN_BATCH = 64
 # With verbose, inference passes of at least this many batches (transform, score_samples, the VAE's
 # log_likelihood on large X) show a progress bar.
 _PROGRESS_MIN_BATCHES = 2
 
 
 # --------------------------------------------------------------------------------------------------
-# Randomness and devices
 
 
-def _seed_from(random_state):
-    """An integer seed drawn from ``random_state`` without touching numpy's or torch's global RNG."""
-    if random_state is None:
-        # Fresh OS entropy: np.random.mtrand's global state is left alone.
-        return int(np.random.SeedSequence().generate_state(1, dtype=np.uint32)[0])
-    if isinstance(random_state, numbers.Integral):
-        return int(random_state) % (2**63)
-    return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def _resolve_device(device):
-    """``torch.device`` for the ``device`` parameter, with a clear error when it is unavailable."""
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device={device!r} is not a valid torch device; use 'cpu', 'cuda', 'cuda:N' or 'mps'."
-        ) from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} was requested but CUDA is not available here.")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device={device!r} was requested but only {torch.cuda.device_count()} CUDA "
-                "device(s) are available."
-            )
-    elif dev.type == "mps":
-        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise ValueError(f"device={device!r} was requested but MPS is not available here.")
-    elif dev.type != "cpu":
-        raise ValueError(f"device={device!r} is not supported; use 'cpu', 'cuda', 'cuda:N' or 'mps'.")
-    return dev
-
-
-def _check_precision(precision, device):
-    """The autocast dtype for ``precision`` on ``device`` (None for float32)."""
-    if precision == "float32":
-        return None
-    if device.type == "cpu":
-        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    elif device.type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = False
-    if not supported:
-        raise ValueError(
-            f"precision='bfloat16' needs a CPU with avx512_bf16/AMX or a CUDA device with bfloat16 "
-            f"support; device {str(device)!r} has neither. Use precision='float32'."
-        )
-    return torch.bfloat16
-
-
-# --------------------------------------------------------------------------------------------------
-# Data: a view of validated X that hands out float32 tensors a batch at a time
-
-
-class _Rows:
-    """Rows of a validated float32 X as torch tensors, without a full copy.
-
-    Dense writable arrays are wrapped once with ``torch.from_numpy`` (zero copy) and batches are
-    gathered with ``index_select``. Read-only arrays (memmaps) are gathered by numpy, a batch at a
-    time, so torch never holds a non-writable buffer. Sparse matrices are densified one batch at a time.
-    """
-
-    def __init__(self, X):
-        self.n = X.shape[0]
-        self._X = X
-        self._tensor = None
-        if not sp.issparse(X) and X.flags.writeable and X.flags.c_contiguous:
-            self._tensor = torch.from_numpy(X)
-
-    def take(self, index):
-        """Rows at ``index`` (a CPU int64 tensor), as a new float32 tensor."""
-        if self._tensor is not None:
-            return self._tensor.index_select(0, index)
-        rows = self._X[index.numpy()]
-        if sp.issparse(rows):
-            rows = rows.toarray()
-        return torch.from_numpy(np.ascontiguousarray(rows))
-
-    def slice(self, start, stop):
-        """Rows ``start:stop`` as a float32 tensor (a view where possible)."""
-        if self._tensor is not None:
-            return self._tensor[start:stop]
-        rows = self._X[start:stop]
-        rows = rows.toarray() if sp.issparse(rows) else np.array(rows, order="C")
-        return torch.from_numpy(rows)
-
-
-# --------------------------------------------------------------------------------------------------
-# Conditioning: the data's per-feature location and scale, learned at the first fit
-
-# No training value is standardised beyond this many scales from the mean (see _feature_statistics).
-_MAX_STANDARDIZED = 10.0
-# Rows per chunk when computing the statistics: memory stays flat in n_samples (memmaps, sparse X).
-_STATS_CHUNK_VALUES = 2**20
-
-
-def _feature_statistics(X):
-    """Per-feature ``(mean, variance, scale)`` of validated X, in float64, a chunk of rows at a time.
-
-    ``scale`` is the standard deviation, raised where needed so that no training value lies more than
-    ``_MAX_STANDARDIZED`` scales from the mean: a feature that is almost always constant (a border
-    pixel that is lit in a handful of images) would otherwise be standardised to values in the
-    hundreds. Constant features get the mean of the other features' scales (1 if all are constant),
-    so that standardising never divides by zero and stays equivariant to rescaling X as a whole.
-    Chunks are merged with Chan et al.'s pairwise update, which is exact and numerically stable.
-    """
-    n, d = X.shape
-    step = max(1, _STATS_CHUNK_VALUES // max(d, 1))
-    mean = np.zeros(d)
-    m2 = np.zeros(d)
-    low = np.full(d, np.inf)
-    high = np.full(d, -np.inf)
-    count = 0
-    for start in range(0, n, step):
-        chunk = X[start : start + step]
-        chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-        chunk = np.asarray(chunk, dtype=np.float64)
-        c = chunk.shape[0]
-        c_mean = chunk.mean(axis=0)
-        c_m2 = np.square(chunk - c_mean).sum(axis=0)
-        delta = c_mean - mean
-        total = count + c
-        mean += delta * (c / total)
-        m2 += c_m2 + np.square(delta) * (count * c / total)
-        count = total
-        low = np.minimum(low, chunk.min(axis=0))
-        high = np.maximum(high, chunk.max(axis=0))
-    var = m2 / max(count, 1)
-    spread = np.maximum(high - mean, mean - low) / _MAX_STANDARDIZED
-    scale = np.maximum(np.sqrt(var), spread)
-    # Variation below float32's resolution of the values themselves is rounding, not signal.
-    constant = scale <= 10 * np.finfo(np.float32).eps * np.abs(mean)
-    if constant.all():
-        scale[:] = 1.0
-    elif constant.any():
-        scale[constant] = scale[~constant].mean()
-    return mean, var, scale
-
-
-# --------------------------------------------------------------------------------------------------
-
-
-class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator, metaclass=ABCMeta):
+class BaseAutoencoder(
+    JacobianMixin, PersistenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator,
+    metaclass=ABCMeta,
+):
     """Base class of the skae estimators: the training engine they share. Not to be used directly.
 
     Every skae estimator inherits from it the training loop (mini-batch Adam, early stopping,
@@ -965,172 +822,6 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         return float(np.mean(self.score_samples(X), dtype=np.float64))
 
-    def _jacobian_batches(self, X):
-        """Yield ``(start, stop, J)`` over validated X: the encoder's Jacobian, a batch of rows at a time.
-
-        ``J`` is a float tensor of shape (stop - start, n_components, n_features) on the module's
-        device, in the user's units; memory stays bounded by the batch, whatever n_samples is.
-        """
-        module = self.module_
-        module.eval()
-
-        def encode_one(x):
-            return module.encode(x.unsqueeze(0)).squeeze(0)
-
-        jac = torch.func.vmap(torch.func.jacrev(encode_one))
-        rows = _Rows(X)
-        device = self._module_device()
-        for start in range(0, rows.n, _JACOBIAN_BATCH):
-            stop = min(start + _JACOBIAN_BATCH, rows.n)
-            xb = rows.slice(start, stop).to(device)
-            with torch.no_grad():
-                J = jac(xb)
-            yield start, stop, J
-
-    def jacobian(self, X):
-        """The encoder's Jacobian ∂h/∂x at each sample.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Points at which the encoder's Jacobian is evaluated.
-
-        Returns
-        -------
-        J : ndarray of shape (n_samples, n_components, n_features), dtype float32
-
-        See Also
-        --------
-        tangent_space : The input directions to which the code is most sensitive, from this Jacobian.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skae import Autoencoder
-        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
-        >>> lin = Autoencoder(n_components=2, hidden_layer_sizes=(), activation="identity",
-        ...                   max_iter=3, random_state=0).fit(X)
-        >>> J = lin.jacobian(X[:3])
-        >>> J.shape
-        (3, 2, 8)
-        >>> bool(np.allclose(J[0], J[2]))  # a linear encoder has the same Jacobian everywhere
-        True
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        out = np.empty((X.shape[0], self.n_components, self.n_features_in_), dtype=np.float32)
-        for start, stop, J in self._jacobian_batches(X):
-            out[start:stop] = J.float().cpu().numpy()
-        return _check_finite_output(self, out, X)
-
-    def tangent_space(self, X, n_directions=None):
-        """The input directions along which the code changes fastest at each sample, and how fast.
-
-        These are the leading right singular vectors of the encoder's Jacobian ∂h/∂x, the estimate
-        of the data manifold's tangent space at ``x`` (Rifai et al., 2011): where the encoder is
-        flat across the manifold and sensitive along it, as a contractive autoencoder's is, they span
-        the manifold's tangent directions. Like every skae network, the encoder reads its input
-        standardised, ``x_std = (x - loc) / scale`` per feature, and measures lengths there; the
-        singular vectors are taken in those units, where the training objective is isotropic, and
-        returned in the user's: direction ``k`` is ``d_k = scale * v_k``, with ``v_k`` the k-th
-        right singular vector of ``∂h/∂x_std = (∂h/∂x) diag(scale)`` and ``σ_k`` its singular
-        value, so that ``jacobian(x) @ d_k`` has norm ``σ_k``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Points at which the tangent directions are estimated.
-        n_directions : int, default=None
-            Number of leading directions returned, at most ``min(n_components, n_features)`` (the
-            Jacobian's rank). None returns them all.
-
-        Returns
-        -------
-        directions : ndarray of shape (n_samples, n_directions, n_features), dtype float32
-            ``directions[i, k]`` is the k-th direction at ``X[i]``, in the user's units, of unit
-            length in standardised units (``directions[i, k] / scale`` has norm 1). Divide by its
-            norm for a unit vector in the user's units. Its sign is arbitrary, fixed here so that its
-            entry of largest magnitude is positive.
-        singular_values : ndarray of shape (n_samples, n_directions), dtype float32
-            The rate ``σ_k`` at which the code changes along each direction, largest first. With
-            all the directions, ``(singular_values ** 2).sum(axis=1)`` is ``‖∂h/∂x_std‖²_F``, the
-            quantity a :class:`ContractiveAutoencoder` penalises.
-
-        See Also
-        --------
-        jacobian : The encoder's Jacobian itself, in the user's units.
-
-        Notes
-        -----
-        The directions orthogonal to those returned are the ones the code ignores. A contractive
-        encoder learns to ignore the directions orthogonal to the manifold in the units its penalty
-        measures, the standardised ones, so the singular vectors are taken there. Taken of
-        :meth:`jacobian` in the user's units, they would assume orthogonality in those units
-        instead: on features of unequal spread they would leave the tangent space (tens of degrees
-        on a circle embedded in 10 dimensions, where these are within a few), and features of
-        small spread would dominate them (a unit step in such a feature is many of its standard
-        deviations).
-
-        The Jacobians are computed and decomposed a batch of rows at a time, so memory stays
-        bounded whatever the number of samples.
-
-        References
-        ----------
-        .. [1] Rifai, S., Y. N. Dauphin, P. Vincent, Y. Bengio and X. Muller, "The manifold tangent
-           classifier", NIPS 2011.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from skae import Autoencoder
-        >>> X = np.random.RandomState(0).rand(100, 8).astype(np.float32)
-        >>> ae = Autoencoder(n_components=2, hidden_layer_sizes=(16,), max_iter=3,
-        ...                  random_state=0).fit(X)
-        >>> directions, sigma = ae.tangent_space(X[:3], n_directions=1)
-        >>> directions.shape, sigma.shape
-        ((3, 1, 8), (3, 1))
-        >>> step = ae.jacobian(X[:3]) @ directions[:, 0, :, None]  # code change along each
-        >>> bool(np.allclose(np.linalg.norm(step[..., 0], axis=1), sigma[:, 0], rtol=1e-3))
-        True
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        rank = min(self.n_components, self.n_features_in_)
-        if n_directions is None:
-            n_directions = rank
-        elif (
-            not isinstance(n_directions, numbers.Integral)
-            or isinstance(n_directions, bool)
-            or not 1 <= n_directions <= rank
-        ):
-            raise ValueError(
-                f"n_directions must be an integer in [1, {rank}] (min(n_components, n_features)) or "
-                f"None, got {n_directions!r}."
-            )
-        scale = _input_scale(self.module_)
-        if scale is not None:
-            scale = scale.detach().to("cpu", torch.float64)
-        directions = np.empty((X.shape[0], n_directions, self.n_features_in_), dtype=np.float32)
-        values = np.empty((X.shape[0], n_directions), dtype=np.float32)
-        for start, stop, J in self._jacobian_batches(X):
-            # float64 on the CPU: small matrices, and nearly equal singular values leave float32
-            # singular vectors ill-determined (nor do all devices decompose in float64).
-            J = J.to("cpu", torch.float64)
-            if not bool(torch.isfinite(J).all()):
-                _check_finite_output(self, J.numpy(), X)  # the overflow error, before the SVD fails
-            if scale is not None:
-                J = J * scale
-            _, s, vh = torch.linalg.svd(J, full_matrices=False)
-            vh, s = vh[:, :n_directions], s[:, :n_directions]
-            if scale is not None:
-                vh = vh * scale
-            # A deterministic sign (the SVD's is arbitrary): each one's entry of largest magnitude is > 0.
-            peak = vh.gather(2, vh.abs().argmax(dim=2, keepdim=True))
-            vh = vh * torch.where(peak < 0, -1.0, 1.0)
-            directions[start:stop] = vh.float().numpy()
-            values[start:stop] = s.float().numpy()
-        return directions, values
-
     # ------------------------------------------------------------------ sklearn plumbing
 
     @property
@@ -1146,85 +837,8 @@ class BaseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
-    def __getstate__(self):
-        # Torch objects are saved as numpy arrays and the network as its state_dict, rebuilt by
-        # _build_module on load. The state then holds no torch storage (it loads on a CPU-only machine
-        # whatever device it was fitted on), names no class of skae._modules (which may change between
-        # versions), and skops can persist it: skops cannot serialize torch tensors or modules.
-        state = self.__dict__.copy()
-        state["_skae_version"] = __version__
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = module.state_dict()
-        optimizer = state.pop("_optimizer", None)
-        if optimizer is not None:
-            state["_optimizer_state"] = optimizer.state_dict()
-        torch_keys = [key for key, value in state.items() if _holds_tensor(value)]
-        for key in torch_keys:
-            state[key] = _to_numpy(state[key])
-        if torch_keys:
-            state["_torch_keys"] = torch_keys
-        state[DIGEST_KEY] = state_digest(state)  # a damaged file then fails to load (_integrity.py)
-        return state
-
-    def __setstate__(self, state):
-        state = check_state_digest(state, type(self).__name__)
-        version = state.pop("_skae_version", None)
-        if version is not None and version != __version__:
-            warnings.warn(
-                f"Loading a {type(self).__name__} pickled with skae {version} into skae "
-                f"{__version__}. This may break or give different results; refit it with "
-                f"skae {__version__} to be safe.",
-                UserWarning,
-                stacklevel=2,
-            )
-        for key in state.pop("_torch_keys", ()):
-            state[key] = _to_tensor(state[key])
-        module_state = state.pop("_module_state", None)
-        self.__dict__.update(state)
-        # Parameters added since the pickle was made take their defaults, which are the behaviour of
-        # the version that made it (get_params, clone and refitting need them all).
-        for name, param in inspect.signature(type(self).__init__).parameters.items():
-            if param.default is not inspect.Parameter.empty and name not in self.__dict__:
-                setattr(self, name, param.default)
-        self._optimizer = None
-        if module_state is not None:
-            try:
-                module = self._build_module(self.n_features_in_).float()
-                module.load_state_dict(module_state)
-            except (AttributeError, KeyError, RuntimeError, TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"This {type(self).__name__} was saved with skae {version or '(unknown version)'} "
-                    f"and its network cannot be rebuilt by skae {__version__}: {exc}. Load it with "
-                    f"skae {version or 'the version that saved it'}, or refit it with skae {__version__}."
-                ) from exc
-            self.module_ = module.eval()
-        module = self.__dict__.get("module_")
-        if module is not None:
-            try:
-                module.to(_resolve_device(self.device))
-            except ValueError:
-                warnings.warn(
-                    f"{type(self).__name__} was fitted on device={self.device!r}, which is not "
-                    "available here; it was loaded on the CPU.",
-                    UserWarning,
-                    stacklevel=2,
-                )
-
 
 # --------------------------------------------------------------------------------------------------
-
-
-def _input_scale(module):
-    """The per-feature scale of the network's standardised input, or None if it reads raw input.
-
-    The first :class:`~skae._modules.Conditioning` in ``module`` (the autoencoder's, inside a
-    classifier's network too): its encoder sees ``(x - loc) / scale``.
-    """
-    for m in module.modules():
-        if isinstance(m, Conditioning):
-            return m.scale
-    return None
 
 
 def _bind_generator(module, generator):
@@ -1237,52 +851,4 @@ def _bind_generator(module, generator):
 def _all_finite(module):
     return all(bool(torch.isfinite(p).all()) for p in module.parameters())
 
-
-def _check_finite_output(estimator, out, X):
-    """Refuse to return inf/NaN: finite inputs so large that float32 arithmetic overflows on them."""
-    if np.isfinite(out).all():
-        return out
-    data = X.data if sp.issparse(X) else X
-    peak = float(np.abs(data).max()) if data.size else 0.0
-    raise ValueError(
-        f"{type(estimator).__name__} produced non-finite values (inf or NaN) on this input: its values "
-        f"(largest magnitude {peak:.3g}) overflow the float32 arithmetic of the network. Rescale X, "
-        "e.g. with sklearn.preprocessing.StandardScaler or MinMaxScaler."
-    )
-
-
-def _holds_tensor(obj):
-    if isinstance(obj, torch.Tensor):
-        return True
-    if isinstance(obj, dict):
-        return any(_holds_tensor(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return any(_holds_tensor(v) for v in obj)
-    return False
-
-
-def _to_numpy(obj):
-    """Tensors (nested in dicts, lists, tuples) as CPU numpy arrays; dtypes numpy lacks stay tensors."""
-    if isinstance(obj, torch.Tensor):
-        obj = obj.detach().to("cpu")
-        try:
-            return obj.numpy().copy()
-        except TypeError:  # bfloat16 and friends
-            return obj
-    if isinstance(obj, dict):
-        return type(obj)((k, _to_numpy(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_numpy(v) for v in obj)
-    return obj
-
-
-def _to_tensor(obj):
-    """The inverse of :func:`_to_numpy`: numpy arrays back to (writable, owned) CPU tensors."""
-    if isinstance(obj, np.ndarray):
-        return torch.from_numpy(np.array(obj, copy=True))
-    if isinstance(obj, dict):
-        return type(obj)((k, _to_tensor(v)) for k, v in obj.items())
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_tensor(v) for v in obj)
-    return obj
 

@@ -6,8 +6,8 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
-from ._base import _input_scale
 from ._docstrings import engine_docs
+from ._jacobian import _input_scale
 from ._modules import ACTIVATIONS, MLP, dropout_mask
 from ._penalties import contractive_penalty, jacobian_norm_by_products, rademacher_like
 

@@ -134,15 +134,15 @@ def test_conditioning_is_learned_at_first_fit_and_kept(digits):
 
 
 def test_feature_statistics_in_chunks_match_numpy(monkeypatch):
-    from skae import _base
+    from skae import _data
 
     rng = np.random.RandomState(0)
     X = (rng.randn(1000, 7) * [1, 10, 1e-3, 0, 5, 1, 1] + [0, 1e4, 3, 2, -1, 0, 0]).astype(np.float32)
     X[:, 6] = 0.0
     X[5, 6] = 1.0  # a rare value: the scale is raised to a tenth of its distance from the mean
-    monkeypatch.setattr(_base, "_STATS_CHUNK_VALUES", 7 * 33)  # 33 rows a chunk
+    monkeypatch.setattr(_data, "_STATS_CHUNK_VALUES", 7 * 33)  # 33 rows a chunk
     for data in (X, sp.csr_matrix(X)):
-        mean, var, scale = _base._feature_statistics(data)
+        mean, var, scale = _data._feature_statistics(data)
         X64 = X.astype(np.float64)
         np.testing.assert_allclose(mean, X64.mean(0), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(var, X64.var(0), rtol=1e-9, atol=1e-12)

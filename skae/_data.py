@@ -1,0 +1,105 @@
+"""Validated X as float32 torch tensors a batch at a time, its per-feature statistics, and the
+refusal to return non-finite output."""
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+# Rows per forward pass in transform / score_samples / jacobian: bounds memory whatever n_samples is.
+_INFERENCE_BATCH = 2048
+
+
+class _Rows:
+    """Rows of a validated float32 X as torch tensors, without a full copy.
+
+    Dense writable arrays are wrapped once with ``torch.from_numpy`` (zero copy) and batches are
+    gathered with ``index_select``. Read-only arrays (memmaps) are gathered by numpy, a batch at a
+    time, so torch never holds a non-writable buffer. Sparse matrices are densified one batch at a time.
+    """
+
+    def __init__(self, X):
+        self.n = X.shape[0]
+        self._X = X
+        self._tensor = None
+        if not sp.issparse(X) and X.flags.writeable and X.flags.c_contiguous:
+            self._tensor = torch.from_numpy(X)
+
+    def take(self, index):
+        """Rows at ``index`` (a CPU int64 tensor), as a new float32 tensor."""
+        if self._tensor is not None:
+            return self._tensor.index_select(0, index)
+        rows = self._X[index.numpy()]
+        if sp.issparse(rows):
+            rows = rows.toarray()
+        return torch.from_numpy(np.ascontiguousarray(rows))
+
+    def slice(self, start, stop):
+        """Rows ``start:stop`` as a float32 tensor (a view where possible)."""
+        if self._tensor is not None:
+            return self._tensor[start:stop]
+        rows = self._X[start:stop]
+        rows = rows.toarray() if sp.issparse(rows) else np.array(rows, order="C")
+        return torch.from_numpy(rows)
+
+
+# Conditioning: the data's per-feature location and scale, learned at the first fit.
+# No training value is standardised beyond this many scales from the mean (see _feature_statistics).
+_MAX_STANDARDIZED = 10.0
+# Rows per chunk when computing the statistics: memory stays flat in n_samples (memmaps, sparse X).
+_STATS_CHUNK_VALUES = 2**20
+
+
+def _feature_statistics(X):
+    """Per-feature ``(mean, variance, scale)`` of validated X, in float64, a chunk of rows at a time.
+
+    ``scale`` is the standard deviation, raised where needed so that no training value lies more than
+    ``_MAX_STANDARDIZED`` scales from the mean: a feature that is almost always constant (a border
+    pixel that is lit in a handful of images) would otherwise be standardised to values in the
+    hundreds. Constant features get the mean of the other features' scales (1 if all are constant),
+    so that standardising never divides by zero and stays equivariant to rescaling X as a whole.
+    Chunks are merged with Chan et al.'s pairwise update, which is exact and numerically stable.
+    """
+    n, d = X.shape
+    step = max(1, _STATS_CHUNK_VALUES // max(d, 1))
+    mean = np.zeros(d)
+    m2 = np.zeros(d)
+    low = np.full(d, np.inf)
+    high = np.full(d, -np.inf)
+    count = 0
+    for start in range(0, n, step):
+        chunk = X[start : start + step]
+        chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+        chunk = np.asarray(chunk, dtype=np.float64)
+        c = chunk.shape[0]
+        c_mean = chunk.mean(axis=0)
+        c_m2 = np.square(chunk - c_mean).sum(axis=0)
+        delta = c_mean - mean
+        total = count + c
+        mean += delta * (c / total)
+        m2 += c_m2 + np.square(delta) * (count * c / total)
+        count = total
+        low = np.minimum(low, chunk.min(axis=0))
+        high = np.maximum(high, chunk.max(axis=0))
+    var = m2 / max(count, 1)
+    spread = np.maximum(high - mean, mean - low) / _MAX_STANDARDIZED
+    scale = np.maximum(np.sqrt(var), spread)
+    # Variation below float32's resolution of the values themselves is rounding, not signal.
+    constant = scale <= 10 * np.finfo(np.float32).eps * np.abs(mean)
+    if constant.all():
+        scale[:] = 1.0
+    elif constant.any():
+        scale[constant] = scale[~constant].mean()
+    return mean, var, scale
+
+
+def _check_finite_output(estimator, out, X):
+    """Refuse to return inf/NaN: finite inputs so large that float32 arithmetic overflows on them."""
+    if np.isfinite(out).all():
+        return out
+    data = X.data if sp.issparse(X) else X
+    peak = float(np.abs(data).max()) if data.size else 0.0
+    raise ValueError(
+        f"{type(estimator).__name__} produced non-finite values (inf or NaN) on this input: its values "
+        f"(largest magnitude {peak:.3g}) overflow the float32 arithmetic of the network. Rescale X, "
+        "e.g. with sklearn.preprocessing.StandardScaler or MinMaxScaler."
+    )
