@@ -212,7 +212,8 @@ def main():
                 best = max(scored)
                 chosen[n_bits] = (best[1], best[2])
                 for r in val_rows:
-                    if r[0] == n_bits and r[1] == f"784-{'-'.join(map(str, best[2]))}-{n_bits}" and r[2] == f"{best[1]:g}":
+                    net = f"784-{'-'.join(map(str, best[2]))}-{n_bits}"
+                    if r[0] == n_bits and r[1] == net and r[2] == f"{best[1]:g}":
                         r[3] += " (chosen)"
         for n_bits in args.bits:
             level, hidden = chosen.get(n_bits, ("auto", tuple(args.hidden)))

@@ -21,7 +21,6 @@ import importlib.util
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +168,8 @@ def main():
     rows = [[k, f"{v:.1f}", f"{v / ref:.2f}", f"{600 * v / 1000:.0f}"] for k, v in med.items()]
     body = table(rows, ["contender", "ms per step (CPU, median)", "÷ raw torch", "s per MNIST epoch (600 steps)"])
     body += (f"\n\n784-1000-500-250-250-250-10, 100 unlabeled + 100 labeled rows per step, 1 torch thread, "
-             f"{args.rounds} alternated rounds of {args.steps} steps (after one warm-up round); skae {skae.__version__}.")
+             f"{args.rounds} alternated rounds of {args.steps} steps (after one warm-up round); "
+             f"skae {skae.__version__}.")
     print(body)
     record("bench_ladder_speed: the ladder's training step, before and after, beside raw torch", body, args,
            notes=f"time.process_time per step, medians. {args.notes}".strip())

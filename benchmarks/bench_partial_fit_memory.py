@@ -85,7 +85,8 @@ def main():
                str(args.rows), "--every", str(args.every), "--pool", str(args.pool)]
         if args.mnist:
             cmd += ["--mnist", args.mnist]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
         samples = json.loads(out.stdout.strip().splitlines()[-1])
         curves[model] = samples
         n, rss, _ = np.array(samples).T

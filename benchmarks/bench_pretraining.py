@@ -28,27 +28,36 @@ HID = (500, 250, 125)
 def rbm(v_all, n_hid, g, visible, hidden, epochs, lr, bs=100, mom=0.5):
     n, n_vis = v_all.shape
     W = torch.randn(n_hid, n_vis, generator=g) * 0.01
-    b = torch.zeros(n_hid); c = torch.zeros(n_vis)
+    b = torch.zeros(n_hid)
+    c = torch.zeros(n_vis)
     if visible == "bernoulli":
         c = torch.logit(v_all.mean(0).clamp(1e-3, 1 - 1e-3))
-    dW = torch.zeros_like(W); db = torch.zeros_like(b); dc = torch.zeros_like(c)
+    dW = torch.zeros_like(W)
+    db = torch.zeros_like(b)
+    dc = torch.zeros_like(c)
     for ep in range(epochs):
         perm = torch.randperm(n, generator=g)
         for s in range(0, n, bs):
             v0 = v_all[perm[s:s + bs]]
             a0 = v0 @ W.t() + b
             if hidden == "bernoulli":
-                p0 = torch.sigmoid(a0); h0 = torch.bernoulli(p0, generator=g)
+                p0 = torch.sigmoid(a0)
+                h0 = torch.bernoulli(p0, generator=g)
             else:
-                p0 = a0; h0 = a0 + torch.randn(a0.shape, generator=g)
+                p0 = a0
+                h0 = a0 + torch.randn(a0.shape, generator=g)
             av = h0 @ W + c
             v1 = torch.sigmoid(av) if visible == "bernoulli" else av
             a1 = v1 @ W.t() + b
             p1 = torch.sigmoid(a1) if hidden == "bernoulli" else a1
             B = v0.shape[0]
             gW = (p0.t() @ v0 - p1.t() @ v1) / B - 2e-4 * W
-            dW = mom * dW + lr * gW; db = mom * db + lr * (p0 - p1).mean(0); dc = mom * dc + lr * (v0 - v1).mean(0)
-            W += dW; b += db; c += dc
+            dW = mom * dW + lr * gW
+            db = mom * db + lr * (p0 - p1).mean(0)
+            dc = mom * dc + lr * (v0 - v1).mean(0)
+            W += dW
+            b += db
+            c += dc
         mom = 0.9 if ep >= 4 else 0.5
     return W, b, c
 
@@ -70,10 +79,13 @@ class RBMPretrained(Autoencoder):
                 lr = 0.001 if last else 0.1
                 W, b, c = rbm(v, enc[i].weight.shape[0], generator, vis, hid, self.pretraining_max_iter, lr)
                 if i == 0:  # the encoder sees (x - loc) / scale
-                    enc[i].weight.copy_(W * scale); enc[i].bias.copy_(b + W @ loc)
+                    enc[i].weight.copy_(W * scale)
+                    enc[i].bias.copy_(b + W @ loc)
                 else:
-                    enc[i].weight.copy_(W); enc[i].bias.copy_(b)
-                dec[n - 1 - i].weight.copy_(W.t()); dec[n - 1 - i].bias.copy_(c)
+                    enc[i].weight.copy_(W)
+                    enc[i].bias.copy_(b)
+                dec[n - 1 - i].weight.copy_(W.t())
+                dec[n - 1 - i].bias.copy_(c)
                 a = v @ W.t() + b
                 v = a if last else torch.sigmoid(a)
         self.pretraining_loss_curves_ = None

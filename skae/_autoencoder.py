@@ -1,7 +1,6 @@
 """The plain undercomplete autoencoder."""
 
 from functools import partial
-
 from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions

@@ -519,7 +519,7 @@ class BaseAutoencoder(
                     if batch_bars
                     else None
                 )
-                for b, start in enumerate(range(0, n_train, batch_size)):
+                for start in range(0, n_train, batch_size):
                     index = self._extend_batch(order[start : start + batch_size], cpu_gen)
                     xb = rows.take(index).to(device, non_blocking=True)
                     yb = None if targets is None else targets[index].to(device, non_blocking=True)

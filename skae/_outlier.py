@@ -12,8 +12,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
-from ._integrity import check_state_digest, seal
 from ._classifier import AutoencoderClassifier
+from ._integrity import check_state_digest, seal
 
 __all__ = ["AutoencoderOutlierDetector"]
 
@@ -67,8 +67,8 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     :meth:`~skae.Autoencoder.score_samples`; the VAE's negative ELBO) plus, by default, how far
     along the learned manifold it lies from the training rows (the Mahalanobis distance of its code,
     and the distance of its reconstruction from their mean), each term relative to its median on
-    the training rows (see Notes). Rows scoring below ``offset_`` are outliers. It follows scikit-learn's conventions for outlier
-    detectors (:class:`~sklearn.ensemble.IsolationForest`,
+    the training rows (see Notes). Rows scoring below ``offset_`` are outliers. It follows
+    scikit-learn's conventions for outlier detectors (:class:`~sklearn.ensemble.IsolationForest`,
     :class:`~sklearn.neighbors.LocalOutlierFactor`): :meth:`predict` returns +1 for inliers and -1
     for outliers, :meth:`decision_function` is ``score_samples(X) - offset_`` (negative for
     outliers), and :meth:`fit_predict` labels the training rows.

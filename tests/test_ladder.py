@@ -226,7 +226,8 @@ def test_stacked_passes_equal_the_reference_formulation(stats_rows, input_noise)
 def test_eval_costs_equal_the_reference_and_take_one_pass():
     m = module(seed=4)
     m.train()
-    m.denoising_costs(torch.randn(40, 20, generator=torch.Generator().manual_seed(13)), 0.3, torch.Generator().manual_seed(0))  # moves the running stats
+    x = torch.randn(40, 20, generator=torch.Generator().manual_seed(13))
+    m.denoising_costs(x, 0.3, torch.Generator().manual_seed(0))  # moves the running stats
     m.eval()
     x = torch.randn(9, 20, generator=torch.Generator().manual_seed(12))
     with torch.no_grad():

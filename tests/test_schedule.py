@@ -177,7 +177,9 @@ def test_invalid_schedule_parameters(Estimator, params):
 
 def test_every_estimator_takes_the_schedule_parameters():
     estimators = [getattr(skae, name) for name in skae.__all__]
-    estimators = [E for E in estimators if isinstance(E, type) and issubclass(E, BaseAutoencoder) and E is not BaseAutoencoder]
+    estimators = [
+        E for E in estimators if isinstance(E, type) and issubclass(E, BaseAutoencoder) and E is not BaseAutoencoder
+    ]
     assert len(estimators) >= 8
     for Estimator in estimators:
         signature = inspect.signature(Estimator)
