@@ -23,6 +23,7 @@ import numbers
 import time
 import warnings
 from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -462,21 +463,48 @@ class BaseAutoencoder(
         self, module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen,
         gen, max_epochs, incremental, started=None,
     ):
-        optimizer = self._optimizer
+        """The training loop, in its named steps: start, then epochs until one says stop, then finish."""
+        run = self._start_training(
+            module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen, gen,
+            max_epochs, incremental, started,
+        )
+        stopped = None
+        try:
+            for _ in range(max_epochs):
+                epoch_loss, out_of_time = self._run_epoch(run)
+                stopped = self._end_epoch(run, epoch_loss, out_of_time)
+                if stopped is not None:
+                    break
+        except KeyboardInterrupt:
+            run.best_state = self._restore(run.checkpoint, module, run.optimizer, cpu_gen)
+            stopped = "interrupted"
+        finally:
+            _bind_generator(module, None)
+            if run.epoch_bar is not None:
+                run.epoch_bar.close()
+        self._finish_training(run, stopped)
+
+    def _start_training(
+        self, module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen, gen,
+        max_epochs, incremental, started,
+    ):
+        """Step 1: the state of one call's epochs (optimizer, schedule, batches, progress, checkpoint)."""
         batch_size = self._batch_size(n_train)
-        early_stopping = val_index is not None
-        best_state = None
-        last_good = self._snapshot(module)
-        autocast = (
+        n_batches = math.ceil(n_train / batch_size)
+        self._prepare_batches(targets, train_index, n_train, cpu_gen)
+        run = _Run(
+            module=module, rows=rows, targets=targets, train_index=train_index, val_index=val_index,
+            n_train=n_train, device=device, cpu_gen=cpu_gen, gen=gen, incremental=incremental,
+            optimizer=self._optimizer, batch_size=batch_size, n_batches=n_batches,
+        )
+        run.autocast = (
             torch.autocast(device.type, dtype=autocast_dtype)
             if autocast_dtype is not None
             else contextlib.nullcontext()
         )
-        self._prepare_batches(targets, train_index, n_train, cpu_gen)
-        n_batches = math.ceil(n_train / batch_size)
         # Schedules and the time budget belong to fit; a partial_fit epoch runs at learning_rate_init
         # (so that a set_params(learning_rate_init=...) loop between calls keeps working).
-        schedule = StepSchedule(
+        run.schedule = StepSchedule(
             "constant" if incremental else self.learning_rate,
             self.learning_rate_init,
             self.decay_start,
@@ -484,134 +512,135 @@ class BaseAutoencoder(
             max_time=None if incremental else self.max_time,
             start=started,
         )
-        converged = False
-        stopped = None
         # The objective is relative to the data's reference loss; the reported losses, the scores and
         # tol are in the user's units.
-        loss_scale = getattr(self, "_loss_scale", 1.0)
-        tol = self.tol * loss_scale
-        epoch_start_time = time.time()
+        run.loss_scale = getattr(self, "_loss_scale", 1.0)
+        run.tol = self.tol * run.loss_scale
         # verbose: a line per epoch; with tqdm installed, a bar over the epochs of a fit (a partial_fit
         # call's bar is over its batches); verbose >= 2 adds a bar over the batches of each epoch.
-        epoch_bar = None
         if self.verbose and not incremental and tqdm_available():
-            epoch_bar = Progress(max_epochs, type(self).__name__, "epoch", plain=False)
-        batch_bars = self.verbose >= 2 or (self.verbose and incremental and tqdm_available())
-        say = epoch_bar.write if epoch_bar is not None else print
+            run.epoch_bar = Progress(max_epochs, type(self).__name__, "epoch", plain=False)
+        run.batch_bars = self.verbose >= 2 or (self.verbose and incremental and tqdm_available())
+        run.say = run.epoch_bar.write if run.epoch_bar is not None else print
         _bind_generator(module, gen)
+        run.last_good = self._snapshot(module)
         # What Ctrl-C returns to: the weights, optimizer, generator and counters of the last complete
         # epoch (or of the start), taken as one whole so that no interrupt leaves them out of step.
-        checkpoint = self._checkpoint(last_good, optimizer, cpu_gen, best_state)
-        try:
-            for _ in range(max_epochs):
-                epoch_start_time = time.time()
-                module.train()
-                if self.shuffle:
-                    order = torch.randperm(n_train, generator=cpu_gen)
-                else:
-                    order = torch.arange(n_train)
-                if train_index is not None:
-                    order = train_index[order]
-                batch_losses = []
-                out_of_time = False
-                batch_bar = (
-                    Progress(n_batches, f"epoch {self.n_iter_ + 1}", "batches", leave=incremental)
-                    if batch_bars
-                    else None
-                )
-                for start in range(0, n_train, batch_size):
-                    index = self._extend_batch(order[start : start + batch_size], cpu_gen)
-                    xb = rows.take(index).to(device, non_blocking=True)
-                    yb = None if targets is None else targets[index].to(device, non_blocking=True)
-                    with autocast:
-                        loss = self._batch_loss(module, xb, yb, gen)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    schedule.before_step(optimizer)
-                    optimizer.step()
-                    # Summed once per epoch, weighted by batch size: no host sync per batch.
-                    batch_losses.append(loss.detach())
-                    if batch_bar is not None:
-                        batch_bar.update()
-                    if schedule.after_step():
-                        # max_time: the epoch ends with this step (it counts, over the rows it saw).
-                        out_of_time = True
-                        break
-                if batch_bar is not None:
-                    batch_bar.close()
-                n_seen = min(n_train, batch_size * len(batch_losses))
-                sizes = torch.full((len(batch_losses),), float(batch_size), dtype=torch.float32)
-                sizes[-1] = n_seen - batch_size * (len(batch_losses) - 1)
-                epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_seen * loss_scale
-                self.t_ += n_seen
+        run.checkpoint = self._checkpoint(run.last_good, run.optimizer, cpu_gen, None)
+        return run
 
-                if not math.isfinite(epoch_loss) or not _all_finite(module):
-                    module.load_state_dict(last_good)
-                    self._optimizer = None  # its moments are poisoned too
-                    stopped = "diverged"
-                    break
-                self.n_iter_ += 1
-                self.loss_curve_.append(epoch_loss)
-                last_good = self._snapshot(module)
+    def _run_epoch(self, run):
+        """Step 2: one pass over shuffled mini-batches; returns ``(epoch_loss, out_of_time)``."""
+        run.epoch_start_time = time.time()
+        module, optimizer, schedule, batch_size = run.module, run.optimizer, run.schedule, run.batch_size
+        module.train()
+        if self.shuffle:
+            order = torch.randperm(run.n_train, generator=run.cpu_gen)
+        else:
+            order = torch.arange(run.n_train)
+        if run.train_index is not None:
+            order = run.train_index[order]
+        batch_losses = []
+        out_of_time = False
+        batch_bar = (
+            Progress(run.n_batches, f"epoch {self.n_iter_ + 1}", "batches", leave=run.incremental)
+            if run.batch_bars
+            else None
+        )
+        for start in range(0, run.n_train, batch_size):
+            index = self._extend_batch(order[start : start + batch_size], run.cpu_gen)
+            xb = run.rows.take(index).to(run.device, non_blocking=True)
+            yb = None if run.targets is None else run.targets[index].to(run.device, non_blocking=True)
+            with run.autocast:
+                loss = self._batch_loss(module, xb, yb, run.gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            schedule.before_step(optimizer)
+            optimizer.step()
+            # Summed once per epoch, weighted by batch size: no host sync per batch.
+            batch_losses.append(loss.detach())
+            if batch_bar is not None:
+                batch_bar.update()
+            if schedule.after_step():
+                # max_time: the epoch ends with this step (it counts, over the rows it saw).
+                out_of_time = True
+                break
+        if batch_bar is not None:
+            batch_bar.close()
+        n_seen = min(run.n_train, batch_size * len(batch_losses))
+        sizes = torch.full((len(batch_losses),), float(batch_size), dtype=torch.float32)
+        sizes[-1] = n_seen - batch_size * (len(batch_losses) - 1)
+        epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_seen * run.loss_scale
+        self.t_ += n_seen
+        return epoch_loss, out_of_time
 
-                msg = f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}"
-                if early_stopping:
-                    val_score = self._validation_score(module, rows, val_index, targets)
-                    self.validation_scores_.append(val_score)
-                    msg += f", validation score = {val_score:.8f}"
-                    if val_score < self.best_validation_score_ + tol:
-                        self._no_improvement_count += 1
-                    else:
-                        self._no_improvement_count = 0
-                    if val_score > self.best_validation_score_:
-                        self.best_validation_score_ = val_score
-                        best_state = last_good
-                else:
-                    if epoch_loss > self.best_loss_ - tol:
-                        self._no_improvement_count += 1
-                    else:
-                        self._no_improvement_count = 0
-                if epoch_loss < self.best_loss_:
-                    self.best_loss_ = epoch_loss
-                if epoch_bar is not None:
-                    epoch_bar.update(1, loss=f"{epoch_loss:.4g}")
+    def _end_epoch(self, run, epoch_loss, out_of_time):
+        """Step 3: the epoch's bookkeeping and the stopping rule.
+
+        Returns None to go on, or why training stops: "diverged", "max_time" or "converged".
+        """
+        module, schedule = run.module, run.schedule
+        if not math.isfinite(epoch_loss) or not _all_finite(module):
+            module.load_state_dict(run.last_good)
+            self._optimizer = None  # its moments are poisoned too
+            return "diverged"
+        self.n_iter_ += 1
+        self.loss_curve_.append(epoch_loss)
+        run.last_good = self._snapshot(module)
+
+        early_stopping = run.val_index is not None
+        msg = f"Iteration {self.n_iter_}, loss = {epoch_loss:.8f}"
+        if early_stopping:
+            val_score = self._validation_score(module, run.rows, run.val_index, run.targets)
+            self.validation_scores_.append(val_score)
+            msg += f", validation score = {val_score:.8f}"
+            if val_score < self.best_validation_score_ + run.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+            if val_score > self.best_validation_score_:
+                self.best_validation_score_ = val_score
+                run.best_state = run.last_good
+        else:
+            if epoch_loss > self.best_loss_ - run.tol:
+                self._no_improvement_count += 1
+            else:
+                self._no_improvement_count = 0
+        if epoch_loss < self.best_loss_:
+            self.best_loss_ = epoch_loss
+        if run.epoch_bar is not None:
+            run.epoch_bar.update(1, loss=f"{epoch_loss:.4g}")
+        if self.verbose:
+            run.say(msg + f" ({time.time() - run.epoch_start_time:.2f}s)")
+        run.checkpoint = self._checkpoint(run.last_good, run.optimizer, run.cpu_gen, run.best_state)
+        if out_of_time:
+            if self.verbose:
+                run.say(f"max_time={self.max_time:g}s reached after {schedule.steps} steps. Stopping.")
+            return "max_time"
+        if not run.incremental and self._no_improvement_count > self.n_iter_no_change:
+            what = "Validation score" if early_stopping else "Training loss"
+            if schedule.plateau(run.optimizer):
+                self._no_improvement_count = 0
                 if self.verbose:
-                    say(msg + f" ({time.time() - epoch_start_time:.2f}s)")
-                checkpoint = self._checkpoint(last_good, optimizer, cpu_gen, best_state)
-                if out_of_time:
-                    stopped = "max_time"
-                    if self.verbose:
-                        say(f"max_time={self.max_time:g}s reached after {schedule.steps} steps. Stopping.")
-                    break
-                if not incremental and self._no_improvement_count > self.n_iter_no_change:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    if schedule.plateau(optimizer):
-                        self._no_improvement_count = 0
-                        if self.verbose:
-                            say(
-                                f"{what} did not improve more than tol={self.tol} for "
-                                f"{self.n_iter_no_change} consecutive epochs. Learning rate set to "
-                                f"{schedule.lr():g}."
-                            )
-                        continue
-                    converged = True
-                    if self.verbose:
-                        say(
-                            f"{what} did not improve more than tol={self.tol} for "
-                            f"{self.n_iter_no_change} consecutive epochs. Stopping."
-                        )
-                    break
-        except KeyboardInterrupt:
-            best_state = self._restore(checkpoint, module, optimizer, cpu_gen)
-            stopped = "interrupted"
-        finally:
-            _bind_generator(module, None)
-            if epoch_bar is not None:
-                epoch_bar.close()
+                    run.say(
+                        f"{what} did not improve more than tol={self.tol} for "
+                        f"{self.n_iter_no_change} consecutive epochs. Learning rate set to "
+                        f"{schedule.lr():g}."
+                    )
+                return None
+            if self.verbose:
+                run.say(
+                    f"{what} did not improve more than tol={self.tol} for "
+                    f"{self.n_iter_no_change} consecutive epochs. Stopping."
+                )
+            return "converged"
+        return None
 
-        if early_stopping and best_state is not None:
-            module.load_state_dict(best_state)
-        module.eval()
+    def _finish_training(self, run, stopped):
+        """Step 4: restore the best validation weights, eval mode, and say how training ended."""
+        if run.val_index is not None and run.best_state is not None:
+            run.module.load_state_dict(run.best_state)
+        run.module.eval()
 
         if stopped == "diverged":
             warnings.warn(
@@ -620,22 +649,23 @@ class BaseAutoencoder(
                 f"training stopped. Lower learning_rate_init (now {self.learning_rate_init:g}) or "
                 "scale X (e.g. with StandardScaler or MinMaxScaler).",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
         elif stopped == "interrupted":
             warnings.warn(
                 f"Training interrupted by the user after {self.n_iter_} epoch(s); the weights of the "
                 "last complete epoch were kept.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        elif not incremental and not converged and stopped is None:
-            # Spending max_time is the end the user asked for, not a failure to converge: no warning.
+        elif not run.incremental and stopped is None:
+            # max_iter ran out. Spending max_time is the end the user asked for, not a failure to
+            # converge: no warning.
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _checkpoint(self, weights, optimizer, cpu_gen, best_state):
@@ -839,6 +869,36 @@ class BaseAutoencoder(
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """The state of one call's training epochs, handed from step to step of the engine's loop."""
+
+    module: torch.nn.Module
+    rows: _Rows
+    targets: object
+    train_index: object
+    val_index: object
+    n_train: int
+    device: torch.device
+    cpu_gen: torch.Generator
+    gen: torch.Generator
+    incremental: bool
+    optimizer: torch.optim.Optimizer
+    batch_size: int
+    n_batches: int
+    autocast: object = None
+    schedule: StepSchedule = None
+    loss_scale: float = 1.0
+    tol: float = 0.0
+    epoch_bar: object = None
+    batch_bars: bool = False
+    say: object = print
+    last_good: dict = None
+    best_state: dict = None
+    checkpoint: tuple = None
+    epoch_start_time: float = 0.0
 
 
 def _bind_generator(module, generator):
