@@ -431,8 +431,10 @@ def test_code_dependent_variance_needs_the_gaussian_likelihood():
         VAE(posterior="low-rank").fit(np.eye(3))
 
 
+# 5 epochs, as in test_common: the checks fit hundreds of times and assert no quality.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(
-    [VAE(posterior="full", likelihood_variance="code", max_iter=20, hidden_layer_sizes=(8,), random_state=0)]
+    [VAE(posterior="full", likelihood_variance="code", max_iter=5, hidden_layer_sizes=(8,), random_state=0)]
 )
 def test_full_posterior_and_code_variance_pass_the_estimator_checks(estimator, check):
     check(estimator)
