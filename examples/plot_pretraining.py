@@ -35,40 +35,51 @@ def test_error(model):
 
 
 # %%
-# A 64-128-64-32-4 encoder and its mirrored decoder, binary cross-entropy, 30 fine-tuning epochs.
-# Pretraining adds 20 epochs per layer pair before them: each pair is a small network, so the four
+# A 64-128-64-32-4 encoder and its mirrored decoder, binary cross-entropy, 30
+# fine-tuning epochs.
+# Pretraining adds 20 epochs per layer pair before them: each pair is a small
+# network, so the four
 # pairs together cost about as much as a few epochs of the whole network.
-params = dict(n_components=4, hidden_layer_sizes=(128, 64, 32), loss="bce", max_iter=30, random_state=0)
+params = dict(n_components=4, hidden_layer_sizes=(128, 64, 32), loss="bce",
+              max_iter=30, random_state=0)
 models = {}
 for activation in ("sigmoid", "relu"):
     for pretraining in (None, "autoencoder"):
-        ae = Autoencoder(
-            activation=activation, pretraining=pretraining, pretraining_max_iter=20, **params
-        ).fit(X_train)
+        ae = Autoencoder(activation=activation, pretraining=pretraining,
+                         pretraining_max_iter=20, **params).fit(X_train)
         models[activation, pretraining] = ae
-        print(f"{activation:7s}  pretraining={pretraining!s:12s}  test error {test_error(ae):.2f}")
+        print(f"{activation:7s}  pretraining={pretraining!s:12s}  "
+              f"test error {test_error(ae):.2f}")
 
 # %%
-# Each stage lowers its own reconstruction error (``pretraining_loss_curves_``: the pair's loss
-# before training, then after each epoch). The first pair reconstructs the pixels (cross-entropy);
-# the higher ones reconstruct the activations of the layer below (squared error).
+# Each stage lowers its own reconstruction error
+# (``pretraining_loss_curves_``: the pair's loss
+# before training, then after each epoch). The first pair reconstructs the
+# pixels (cross-entropy);
+# the higher ones reconstruct the activations of the layer below (squared
+# error).
 ae = models["sigmoid", "autoencoder"]
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 for i, curve in enumerate(ae.pretraining_loss_curves_):
     ax.plot(curve, marker=".", label=f"layer pair {i + 1}")
-ax.set(xlabel="pretraining epoch", ylabel="the pair's reconstruction loss", yscale="log",
-       title="Greedy layer-wise pretraining, sigmoid network")
+ax.set(xlabel="pretraining epoch", ylabel="the pair's reconstruction loss",
+       yscale="log", title="Greedy layer-wise pretraining, sigmoid network")
 ax.legend()
 
 # %%
-# Fine-tuning from the two starts, same budget. The deep sigmoid network barely leaves its random
-# start in 30 epochs; pretrained, it starts far lower and stays ahead. The ReLU network trains well
-# from a random start, and pretraining gives it no edge here: with ReLU units and Adam, random
-# initialisation is the sensible default, and pretraining is for deep saturating networks.
+# Fine-tuning from the two starts, same budget. The deep sigmoid network
+# barely leaves its random
+# start in 30 epochs; pretrained, it starts far lower and stays ahead. The
+# ReLU network trains well
+# from a random start, and pretraining gives it no edge here: with ReLU units
+# and Adam, random
+# initialisation is the sensible default, and pretraining is for deep
+# saturating networks.
 fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
 for (activation, pretraining), model in models.items():
     style = "-" if pretraining else "--"
-    label = f"{activation}, {'pretrained' if pretraining else 'random init'} ({test_error(model):.2f})"
+    start = "pretrained" if pretraining else "random init"
+    label = f"{activation}, {start} ({test_error(model):.2f})"
     ax.plot(model.loss_curve_, style, label=label)
 ax.set(xlabel="fine-tuning epoch", ylabel="training loss (cross-entropy)",
        title="Fine-tuning (legend: held-out squared error per image)")
