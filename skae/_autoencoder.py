@@ -197,18 +197,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     module_params : dict, default=None
         Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
         that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
-    pretraining : {"autoencoder"} or None, default=None
-        Greedy layer-wise pretraining of the fully connected network before the fine-tuning
-        epochs (Hinton & Salakhutdinov, 2006; Bengio et al., 2007). "autoencoder" trains each
-        pair of neighbour layers in turn, bottom up, as a shallow autoencoder of the layer below
-        (the first pair with this estimator's ``loss``, the others with the squared error of the
-        activations below), then the whole network is fine-tuned as usual. It runs when the
-        network is initialised (``fit``, the first ``partial_fit``), not on a ``warm_start`` refit,
-        and needs the built-in network (not ``module``). None: random initialisation only.
-        See the :ref:`User Guide <pretraining>`.
-    pretraining_max_iter : int, default=10
-        Epochs of pretraining per pair of layers (with ``batch_size``, ``learning_rate_init``,
-        ``alpha``, ``shuffle`` and ``precision`` as for the fine-tuning).
+    [engine-params: pretraining, pretraining_max_iter]
 
     Attributes
     ----------
