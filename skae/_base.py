@@ -302,11 +302,7 @@ class BaseAutoencoder(
             params = [g for g in groups if g["params"]]
         else:
             params = list(module.parameters())
-        try:
-            # One fused kernel for all parameters: about a third of a small network's step on CPU.
-            return torch.optim.Adam(params, lr=self.learning_rate_init, fused=True)
-        except (RuntimeError, TypeError, ValueError):  # devices/dtypes without a fused Adam
-            return torch.optim.Adam(params, lr=self.learning_rate_init)
+        return _adam(params, self.learning_rate_init)
 
     def _snapshot(self, module):
         return {k: v.detach().clone() for k, v in module.state_dict().items()}
@@ -869,6 +865,17 @@ class BaseAutoencoder(
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def _adam(params, lr):
+    """Adam over ``params`` (tensors or param groups), one fused kernel where the device has one.
+
+    Fused: about a third of a small network's step on CPU, a tenth of the ladder's.
+    """
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # devices/dtypes without a fused Adam
+        return torch.optim.Adam(params, lr=lr)
 
 
 @dataclass

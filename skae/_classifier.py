@@ -13,7 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from ._base import _INFERENCE_BATCH, BaseAutoencoder, _seed_from
+from ._base import _INFERENCE_BATCH, BaseAutoencoder, _adam, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
 from ._modules import MLP
@@ -574,12 +574,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             named = list(part.named_parameters())
             groups.append({"params": [p for n, p in named if n.endswith("weight")], "weight_decay": decay})
             groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
-        groups = [g for g in groups if g["params"]]
-        try:
-            # One fused kernel for all parameters (as BaseAutoencoder's): a tenth of the ladder's step on CPU.
-            return torch.optim.Adam(groups, lr=self.learning_rate_init, fused=True)
-        except (RuntimeError, TypeError, ValueError):  # devices/dtypes without a fused Adam
-            return torch.optim.Adam(groups, lr=self.learning_rate_init)
+        return _adam([g for g in groups if g["params"]], self.learning_rate_init)
 
     def _batch_loss(self, module, X, y, generator):
         # The labeled rows appended to the step's batch (see _extend_batch) enter the supervised term;
