@@ -66,6 +66,8 @@ def main():
     p.add_argument("--learning-rate", default="cosine", choices=["constant", "linear_decay", "cosine", "plateau"],
                    help="--recipe engine: the learning_rate schedule")
     p.add_argument("--decay-start", type=float, default=0.0, help="--recipe engine: decay_start")
+    p.add_argument("--n-iter-no-change", type=int, default=20,
+                   help="--recipe engine: n_iter_no_change (with learning_rate='plateau': epochs per plateau)")
     args = p.parse_args()
 
     import torch
@@ -187,7 +189,7 @@ def engine_recipe(args, ae, X, X_val, X_test, budget, pca_err, pca_s):
         warnings.simplefilter("ignore")
         ae.set_params(max_iter=10_000, max_time=budget - 60, learning_rate=args.learning_rate,
                       decay_start=args.decay_start, early_stopping=True, validation_fraction=0.1,
-                      n_iter_no_change=20, verbose=1)
+                      n_iter_no_change=args.n_iter_no_change, verbose=1)
         ae.fit(X)
     wall = time.perf_counter() - start
     err = sq_error(ae, X_test)
@@ -214,7 +216,8 @@ def engine_recipe(args, ae, X, X_val, X_test, budget, pca_err, pca_s):
         verdict = f"Target ≤ 3.00 within 30 min: {'met' if ok else 'MISSED'} ({err:.3f} after {wall / 60:.1f} min)."
     notes = (f"{args.threads} torch thread(s); recipe engine: ONE fit, Autoencoder(pretraining=..., "
              f"learning_rate={args.learning_rate!r}, decay_start={args.decay_start}, max_time=<budget - 60 s>, "
-             "max_iter=10000, early_stopping=True, validation_fraction=0.1).fit(X); batch "
+             f"max_iter=10000, early_stopping=True, validation_fraction=0.1, n_iter_no_change={args.n_iter_no_change})"
+             f".fit(X); batch "
              f"{args.batch_size}, Adam lr {args.lr}; trained on {len(X)} training images (the engine holds out 10 % "
              "of them); test on the 10k test images")
     record(f"bench_mnist_hinton: MNIST deep autoencoder, K={args.k}", body + "\n\n" + verdict, args, notes=notes)
