@@ -11,9 +11,11 @@ over the steps of all rounds:
 - skae before: the ``LadderModule`` of git revision ``--before`` (loaded from ``git show``) with the
   classifier's loss and the optimizer it had (torch's default Adam);
 - skae after: this checkout's step (``AutoencoderClassifier._batch_loss``, its own optimizer);
-- skae after, bf16: the same under ``precision="bfloat16"`` autocast (when the CPU has it).
+- skae after, bf16: the same under ``precision="bfloat16"`` autocast (when the CPU has it);
+- with ``--compile``: the raw torch step and skae's step (fp32) through ``torch.compile`` (inductor;
+  its compile time is the first step's, reported apart, and is not in the medians).
 
-    python benchmarks/bench_ladder_speed.py [--before 40a6c0b] [--steps 20] [--rounds 3]
+    python benchmarks/bench_ladder_speed.py [--before 40a6c0b] [--steps 20] [--rounds 3] [--compile]
 """
 
 import copy
@@ -108,6 +110,7 @@ def main():
     p.add_argument("--before", default="40a6c0b", help="git revision of the ladder before the speed-up")
     p.add_argument("--steps", type=int, default=20, help="timed steps per contender per round")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--compile", action="store_true", help="also the raw and skae fp32 steps under torch.compile")
     p.add_argument("--notes", default="")
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -151,11 +154,22 @@ def main():
         contenders["skae after bf16"] = (lambda: clf_bf16._batch_loss(clf_bf16.module_, xb, yb, gen),
                                          clf_bf16._optimizer, torch.bfloat16)
 
+    if args.compile:
+        raw_c = RawLadder(SIZES, torch.Generator().manual_seed(0))
+        raw_c_loss = torch.compile(raw_c.loss)
+        contenders["raw torch fp32, torch.compile"] = (lambda: raw_c_loss(xs, yb, gen, 100),
+                                                       torch.optim.Adam(raw_c.parameters(), lr=2e-3), None)
+        clf_c = classifier("float32")
+        skae_c_loss = torch.compile(lambda module, xb, yb: clf_c._batch_loss(module, xb, yb, gen))
+        contenders["skae after fp32, torch.compile"] = (lambda: skae_c_loss(clf_c.module_, xb, yb),
+                                                        clf_c._optimizer, None)
+
+    first = {}
     times = {name: [] for name in contenders}
     for r in range(args.rounds + 1):  # round 0 warms up and is not counted
         for name, (loss_fn, opt, dtype) in contenders.items():
             for _ in range(args.steps):
-                t = time.process_time()
+                t, wall = time.process_time(), time.perf_counter()
                 with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
                     loss = loss_fn()
                 opt.zero_grad(set_to_none=True)
@@ -163,13 +177,16 @@ def main():
                 opt.step()
                 if r:
                     times[name].append(time.process_time() - t)
+                elif name not in first:
+                    first[name] = time.perf_counter() - wall
     med = {k: 1000 * float(np.median(v)) for k, v in times.items()}
     ref = med["raw torch fp32"]
     rows = [[k, f"{v:.1f}", f"{v / ref:.2f}", f"{600 * v / 1000:.0f}"] for k, v in med.items()]
     body = table(rows, ["contender", "ms per step (CPU, median)", "÷ raw torch", "s per MNIST epoch (600 steps)"])
     body += (f"\n\n784-1000-500-250-250-250-10, 100 unlabeled + 100 labeled rows per step, 1 torch thread, "
              f"{args.rounds} alternated rounds of {args.steps} steps (after one warm-up round); "
-             f"skae {skae.__version__}.")
+             f"skae {skae.__version__}. First step's wall time (s; torch.compile's compilation): "
+             + ", ".join(f"{k} {v:.1f}" for k, v in first.items()) + ".")
     print(body)
     record("bench_ladder_speed: the ladder's training step, before and after, beside raw torch", body, args,
            notes=f"time.process_time per step, medians. {args.notes}".strip())
