@@ -9,7 +9,8 @@ from torch import nn
 from ._base import BaseAutoencoder, _check_precision
 from ._docstrings import engine_docs
 from ._losses import mean_reconstruction_loss
-from ._modules import ACTIVATIONS, AutoencoderModule, UserModule
+from ._modules import AutoencoderModule, UserModule
+from ._params import network_constraints, store_params
 from ._pretraining import pretrain_autoencoder
 
 __all__ = ["Autoencoder"]
@@ -181,8 +182,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         If True the decoder's weights are the encoder's, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    [engine-params: alpha]
     [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
     n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
     precision, conditioning]
@@ -276,7 +276,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         **BaseAutoencoder._parameter_constraints,
         **_ModuleMixin._module_constraints,
         **_PretrainingMixin._pretraining_constraints,
-        "code_activation": [StrOptions(set(ACTIVATIONS))],
+        **network_constraints("code_activation"),
     }
 
     def __init__(
@@ -313,38 +313,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         pretraining=None,
         pretraining_max_iter=10,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            output_activation=output_activation,
-            loss=loss,
-            tied_weights=tied_weights,
-            dropout=dropout,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            decay_start=decay_start,
-            max_iter=max_iter,
-            max_time=max_time,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            random_state=random_state,
-            verbose=verbose,
-            warm_start=warm_start,
-            device=device,
-            precision=precision,
-            conditioning=conditioning,
-        )
-        self.code_activation = code_activation
-        self.module = module
-        self.module_params = module_params
-        self.pretraining = pretraining
-        self.pretraining_max_iter = pretraining_max_iter
+        store_params(self, locals())
 
     def _build_module(self, n_features):
         return self._autoencoder_module(n_features, code_activation=self.code_activation)

@@ -24,24 +24,22 @@ import time
 import warnings
 from abc import ABCMeta, abstractmethod
 from dataclasses import dataclass
-from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._data import _INFERENCE_BATCH, _check_finite_output, _feature_statistics, _Rows
 from ._device import _check_precision, _resolve_device, _seed_from
 from ._jacobian import JacobianMixin
 from ._losses import mean_reconstruction_loss, reconstruction_loss
-from ._modules import ACTIVATIONS
+from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._persistence import PersistenceMixin
 from ._progress import Progress, tqdm_available
-from ._schedule import LEARNING_RATES, StepSchedule, clock
+from ._schedule import StepSchedule, clock
 
 __all__ = ["BaseAutoencoder"]
 
@@ -69,89 +67,18 @@ class BaseAutoencoder(
     the source).
     """
 
+    # The fully connected network's parameters and the engine's (skae/_params.py holds both tables).
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
-        "loss": [StrOptions({"mse", "bce"})],
-        "tied_weights": ["boolean"],
-        "dropout": [Interval(Real, 0, 1, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions(set(LEARNING_RATES))],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "decay_start": [Interval(Real, 0, 1, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "max_time": [Interval(Real, 0, None, closed="neither"), None],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "device": [str],
-        "precision": [StrOptions({"float32", "bfloat16"})],
-        "conditioning": [StrOptions({"standard", "center", "none"})],
+        **network_constraints(
+            "n_components", "hidden_layer_sizes", "activation", "output_activation", "loss", "tied_weights",
+            "dropout",
+        ),
+        **ENGINE_CONSTRAINTS,
     }
 
-    @abstractmethod
-    def __init__(
-        self,
-        n_components=8,
-        *,
-        hidden_layer_sizes=(128,),
-        activation="relu",
-        output_activation="auto",
-        loss="mse",
-        tied_weights=False,
-        dropout=0.0,
-        alpha=0.0,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=1e-3,
-        decay_start=0.0,
-        max_iter=200,
-        max_time=None,
-        tol=1e-5,
-        n_iter_no_change=20,
-        early_stopping=False,
-        validation_fraction=0.1,
-        shuffle=True,
-        random_state=None,
-        verbose=0,
-        warm_start=False,
-        device="cpu",
-        precision="float32",
-        conditioning="standard",
-    ):
-        self.n_components = n_components
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.output_activation = output_activation
-        self.loss = loss
-        self.tied_weights = tied_weights
-        self.dropout = dropout
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.decay_start = decay_start
-        self.max_iter = max_iter
-        self.max_time = max_time
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.device = device
-        self.precision = precision
-        self.conditioning = conditioning
+    def __init__(self, **params):
+        # Each estimator names its parameters in its own signature and stores them the same way.
+        store_params(self, params)
 
     # ------------------------------------------------------------------ hooks
 

@@ -17,30 +17,9 @@ from ._base import _INFERENCE_BATCH, BaseAutoencoder, _adam, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
 from ._modules import MLP
+from ._params import ENGINE_CONSTRAINTS, store_params
 
 __all__ = ["AutoencoderClassifier"]
-
-# The engine parameters the classifier owns; the wrapped autoencoder's own values for these are unused.
-_ENGINE_PARAMS = (
-    "alpha",
-    "batch_size",
-    "learning_rate",
-    "learning_rate_init",
-    "decay_start",
-    "max_iter",
-    "max_time",
-    "tol",
-    "n_iter_no_change",
-    "early_stopping",
-    "validation_fraction",
-    "shuffle",
-    "random_state",
-    "verbose",
-    "warm_start",
-    "device",
-    "precision",
-    "conditioning",
-)
 
 
 class _ClassifierNetwork(nn.Module):
@@ -165,8 +144,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     alpha : float, default=0.0
         Strength of the L2 penalty on the classifier head's weights (weight decay in Adam). The
         autoencoder's weights get the wrapped autoencoder's own ``alpha``.
-    batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples).
+    [engine-params: batch_size]
     [engine-params: learning_rate_init]
     max_iter : int, default=200
         Maximum number of joint-training epochs.
@@ -179,20 +157,15 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         Hold out ``validation_fraction`` of the rows (labeled and unlabeled alike), stop when the
         accuracy on the held-out labeled rows stops improving, and keep the best weights. When no
         labeled row is held out, the autoencoder's score on the held-out rows is used instead.
-    validation_fraction : float, default=0.1
-        Fraction of the rows held out when ``early_stopping=True``.
-    shuffle : bool, default=True
-        Shuffle the rows at every epoch.
+    [engine-params: validation_fraction]
+    [engine-params: shuffle]
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, pretraining, shuffling, the validation split and any noise or
         sampling of the autoencoder, through a local ``torch.Generator``.
     [engine-params: verbose]
-    warm_start : bool, default=False
-        When True, ``fit`` continues from the previous solution.
-    device : str, default="cpu"
-        Torch device to train on. Outputs are always numpy arrays.
-    precision : {"float32", "bfloat16"}, default="float32"
-        "bfloat16" trains under autocast. Outputs stay float32.
+    [engine-params: warm_start]
+    [engine-params: device]
+    [engine-params: precision]
     [engine-params: conditioning]
 
     Attributes
@@ -293,7 +266,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
         "labeled_batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"), None],
         "unlabeled_label": [Integral, str, None],
-        **{k: BaseAutoencoder._parameter_constraints[k] for k in _ENGINE_PARAMS},
+        # The engine's parameters are the classifier's: the wrapped autoencoder's values for them are unused.
+        **ENGINE_CONSTRAINTS,
     }
 
     def __init__(
@@ -324,32 +298,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         precision="float32",
         conditioning="standard",
     ):
-        # Not BaseAutoencoder.__init__: that stores the autoencoder parameters, which live on
-        # ``autoencoder`` here.
-        self.autoencoder = autoencoder
-        self.reconstruction_weight = reconstruction_weight
-        self.classifier_hidden_layer_sizes = classifier_hidden_layer_sizes
-        self.pretrain_epochs = pretrain_epochs
-        self.labeled_batch_size = labeled_batch_size
-        self.unlabeled_label = unlabeled_label
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.decay_start = decay_start
-        self.max_iter = max_iter
-        self.max_time = max_time
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.device = device
-        self.precision = precision
-        self.conditioning = conditioning
+        store_params(self, locals())
 
     @property
     def n_components(self):
@@ -533,7 +482,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         if self.pretrain_epochs:
             # Sequential pretraining through the autoencoder's own fit (same engine), with this
             # estimator's loop settings; the joint phase then starts from its weights.
-            params = {k: getattr(self, k) for k in _ENGINE_PARAMS if k != "alpha"}
+            params = {k: getattr(self, k) for k in ENGINE_CONSTRAINTS if k != "alpha"}
             params.update(
                 max_iter=self.pretrain_epochs,
                 max_time=None,  # the budget is the joint phase's; pretrain_epochs bounds this one

@@ -9,6 +9,7 @@ from ._autoencoder import Autoencoder
 from ._docstrings import engine_docs
 from ._jacobian import _input_scale
 from ._modules import ACTIVATIONS, MLP, dropout_mask
+from ._params import store_params
 from ._penalties import contractive_penalty, jacobian_norm_by_products, rademacher_like
 
 __all__ = ["ContractiveAutoencoder"]
@@ -77,8 +78,7 @@ class ContractiveAutoencoder(Autoencoder):
         weights to match (Goodfellow et al., section 14.7).
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    [engine-params: alpha]
     [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
     n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
     precision, conditioning]
@@ -260,41 +260,7 @@ class ContractiveAutoencoder(Autoencoder):
         pretraining=None,
         pretraining_max_iter=10,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            code_activation=code_activation,
-            output_activation=output_activation,
-            loss=loss,
-            tied_weights=tied_weights,
-            dropout=dropout,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            decay_start=decay_start,
-            max_iter=max_iter,
-            max_time=max_time,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            random_state=random_state,
-            verbose=verbose,
-            warm_start=warm_start,
-            device=device,
-            precision=precision,
-            conditioning=conditioning,
-            module=module,
-            module_params=module_params,
-            pretraining=pretraining,
-            pretraining_max_iter=pretraining_max_iter,
-        )
-        self.contraction_weight = contraction_weight
-        self.contraction_estimator = contraction_estimator
-        self.n_projections = n_projections
+        store_params(self, locals())
 
     def _exact(self, module):
         """Whether the penalty is computed exactly (else estimated by random projections)."""

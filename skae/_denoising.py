@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
 from ._docstrings import engine_docs
+from ._params import store_params
 
 __all__ = ["DenoisingAutoencoder"]
 
@@ -61,8 +62,7 @@ class DenoisingAutoencoder(Autoencoder):
         If True the decoder's weights are the encoder's, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    [engine-params: alpha]
     [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
     n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
     precision, conditioning]
@@ -208,40 +208,7 @@ class DenoisingAutoencoder(Autoencoder):
         pretraining=None,
         pretraining_max_iter=10,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            code_activation=code_activation,
-            output_activation=output_activation,
-            loss=loss,
-            tied_weights=tied_weights,
-            dropout=dropout,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            decay_start=decay_start,
-            max_iter=max_iter,
-            max_time=max_time,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            random_state=random_state,
-            verbose=verbose,
-            warm_start=warm_start,
-            device=device,
-            precision=precision,
-            conditioning=conditioning,
-            module=module,
-            module_params=module_params,
-            pretraining=pretraining,
-            pretraining_max_iter=pretraining_max_iter,
-        )
-        self.noise = noise
-        self.noise_level = noise_level
+        store_params(self, locals())
 
     def _check_params(self, X):
         super()._check_params(X)

@@ -11,6 +11,9 @@ import textwrap
 __all__ = ["ENGINE_PARAMETER_DOCS", "engine_docs"]
 
 ENGINE_PARAMETER_DOCS = {
+    "alpha": """\
+alpha : float, default=0.0
+    Strength of the L2 penalty on the weights (as weight decay in Adam).""",
     "batch_size": """\
 batch_size : int or "auto", default="auto"
     Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
 from ._modules import AutoencoderModule
+from ._params import store_params
 
 __all__ = ["HashingAutoencoder"]
 
@@ -113,8 +114,7 @@ class HashingAutoencoder(BaseAutoencoder):
         If True the decoder's weights are the encoder's, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    [engine-params: alpha]
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples), as
         for every skae autoencoder. Larger values are clipped to n_samples.
@@ -259,35 +259,7 @@ class HashingAutoencoder(BaseAutoencoder):
         precision="float32",
         conditioning="standard",
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            output_activation=output_activation,
-            loss=loss,
-            tied_weights=tied_weights,
-            dropout=dropout,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            decay_start=decay_start,
-            max_iter=max_iter,
-            max_time=max_time,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            random_state=random_state,
-            verbose=verbose,
-            warm_start=warm_start,
-            device=device,
-            precision=precision,
-            conditioning=conditioning,
-        )
-        self.binarization = binarization
-        self.noise_level = noise_level
+        store_params(self, locals())
 
     def _noise_level(self):
         return _AUTO_NOISE[self.binarization] if self.noise_level == "auto" else float(self.noise_level)

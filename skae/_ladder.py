@@ -12,6 +12,7 @@ from torch import nn
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
 from ._modules import ACTIVATIONS, Conditioning
+from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 
 __all__ = ["LadderAutoencoder", "LadderModule"]
 
@@ -309,19 +310,14 @@ class LadderAutoencoder(BaseAutoencoder):
     tol : float, default=1e-5
         Tolerance for the stopping criterion on the training cost.
     [engine-params: n_iter_no_change]
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data and stop when its score stops improving.
+    [engine-params: early_stopping]
     [engine-params: validation_fraction]
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    [engine-params: alpha]
     [engine-params: shuffle]
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initialisation, the shuffling and the noise through a local ``torch.Generator``.
+    [engine-params: random_state]
     [engine-params: verbose]
-    warm_start : bool, default=False
-        When True, ``fit`` continues from the previous solution.
-    device : str, default="cpu"
-        Torch device to train on. Outputs are always numpy arrays.
+    [engine-params: warm_start]
+    [engine-params: device]
     [engine-params: precision, conditioning]
 
     Attributes
@@ -393,16 +389,12 @@ class LadderAutoencoder(BaseAutoencoder):
     """
 
     _parameter_constraints: dict = {
-        **{
-            k: v
-            for k, v in BaseAutoencoder._parameter_constraints.items()
-            if k not in ("loss", "output_activation", "tied_weights", "dropout")
-        },
+        **network_constraints("n_components", "hidden_layer_sizes", "activation", "code_activation"),
+        **ENGINE_CONSTRAINTS,
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "input_noise_level": [Interval(Real, 0, None, closed="left")],
         "input_noise_units": [StrOptions({"feature", "data"})],
         "denoising_weights": [StrOptions({"auto"}), "array-like"],
-        "code_activation": [StrOptions(set(ACTIVATIONS))],
     }
 
     def __init__(
@@ -435,33 +427,7 @@ class LadderAutoencoder(BaseAutoencoder):
         precision="float32",
         conditioning="standard",
     ):
-        # Not BaseAutoencoder.__init__: loss, output_activation, tied_weights and dropout do not apply.
-        self.n_components = n_components
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.noise_level = noise_level
-        self.input_noise_level = input_noise_level
-        self.input_noise_units = input_noise_units
-        self.denoising_weights = denoising_weights
-        self.activation = activation
-        self.code_activation = code_activation
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.decay_start = decay_start
-        self.max_iter = max_iter
-        self.max_time = max_time
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.device = device
-        self.precision = precision
-        self.conditioning = conditioning
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ hooks
 

@@ -14,6 +14,7 @@ from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
 from ._integrity import check_state_digest, seal
+from ._params import store_params
 
 __all__ = ["AutoencoderOutlierDetector"]
 
@@ -231,10 +232,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     }
 
     def __init__(self, autoencoder=None, *, contamination="auto", code_distance=True, random_state=None):
-        self.autoencoder = autoencoder
-        self.contamination = contamination
-        self.code_distance = code_distance
-        self.random_state = random_state
+        store_params(self, locals())
 
     def _make_autoencoder(self, n_features):
         if self.autoencoder is None:

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._autoencoder import _ModuleMixin
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
+from ._params import store_params
 from ._penalties import kl_sparsity_penalty, l1_penalty
 
 __all__ = ["SparseAutoencoder"]
@@ -63,8 +64,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         If True the decoder's weights are the encoder's, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
+    [engine-params: alpha]
     [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
     n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
     precision, conditioning]
@@ -207,39 +207,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         module=None,
         module_params=None,
     ):
-        super().__init__(
-            n_components=n_components,
-            hidden_layer_sizes=hidden_layer_sizes,
-            activation=activation,
-            output_activation=output_activation,
-            loss=loss,
-            tied_weights=tied_weights,
-            dropout=dropout,
-            alpha=alpha,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init,
-            decay_start=decay_start,
-            max_iter=max_iter,
-            max_time=max_time,
-            tol=tol,
-            n_iter_no_change=n_iter_no_change,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            shuffle=shuffle,
-            random_state=random_state,
-            verbose=verbose,
-            warm_start=warm_start,
-            device=device,
-            precision=precision,
-            conditioning=conditioning,
-        )
-        self.sparsity = sparsity
-        self.sparsity_weight = sparsity_weight
-        self.sparsity_target = sparsity_target
-        self.k = k
-        self.module = module
-        self.module_params = module_params
+        store_params(self, locals())
 
     def _check_params(self, X):
         super()._check_params(X)

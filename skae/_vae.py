@@ -14,6 +14,7 @@ from torch import nn
 from ._base import BaseAutoencoder, _seed_from
 from ._docstrings import engine_docs
 from ._modules import MLP, Conditioning, Dense, TiedMLP, logit
+from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 
 __all__ = ["VAE", "VAEModule"]
 
@@ -356,10 +357,8 @@ class VAE(BaseAutoencoder):
         If True the decoder's weights are those of the encoder's mean path, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    alpha : float, default=0.0
-        Strength of the L2 penalty on the weights (as weight decay in Adam).
-    batch_size : int or "auto", default="auto"
-        Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples).
+    [engine-params: alpha]
+    [engine-params: batch_size]
     [engine-params: learning_rate_init, max_iter, learning_rate, decay_start, max_time]
     tol : float, default=1e-5
         Tolerance for the stopping criterion (on the training loss, in nats per sample, or on the
@@ -372,10 +371,8 @@ class VAE(BaseAutoencoder):
         Seeds the initialisation, the shuffling and the reparameterisation noise through a local
         ``torch.Generator``; global random states are never touched.
     [engine-params: verbose]
-    warm_start : bool, default=False
-        When True, ``fit`` continues from the previous solution.
-    device : str, default="cpu"
-        Torch device to train on. Outputs are always numpy arrays.
+    [engine-params: warm_start]
+    [engine-params: device]
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast. The likelihood and KL terms are computed in float32.
     [engine-params: conditioning]
@@ -482,11 +479,8 @@ class VAE(BaseAutoencoder):
     """
 
     _parameter_constraints: dict = {
-        **{
-            k: v
-            for k, v in BaseAutoencoder._parameter_constraints.items()
-            if k not in ("loss", "output_activation")
-        },
+        **network_constraints("n_components", "hidden_layer_sizes", "activation", "tied_weights", "dropout"),
+        **ENGINE_CONSTRAINTS,
         "likelihood": [StrOptions({"gaussian", "bernoulli"})],
         "likelihood_variance": [StrOptions({"feature", "code"})],
         "posterior": [StrOptions({"diagonal", "full"})],
@@ -530,38 +524,7 @@ class VAE(BaseAutoencoder):
         precision="float32",
         conditioning="standard",
     ):
-        # Not BaseAutoencoder.__init__: it would also set ``loss`` and ``output_activation``, which
-        # the likelihood replaces here.
-        self.n_components = n_components
-        self.likelihood = likelihood
-        self.likelihood_variance = likelihood_variance
-        self.posterior = posterior
-        self.beta = beta
-        self.objective = objective
-        self.n_train_samples = n_train_samples
-        self.n_importance_samples = n_importance_samples
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.tied_weights = tied_weights
-        self.dropout = dropout
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.decay_start = decay_start
-        self.max_iter = max_iter
-        self.max_time = max_time
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.device = device
-        self.precision = precision
-        self.conditioning = conditioning
+        store_params(self, locals())
 
     # ------------------------------------------------------------------ hooks
 

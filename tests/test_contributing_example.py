@@ -40,8 +40,9 @@ class ShrinkingAutoencoder(Autoencoder):
         "code_weight": [Interval(Real, 0, None, closed="left")],
     }
 
-    # scikit-learn reads the parameters from the signature: name them all (no **kwargs in a real
-    # estimator; skae's estimators list every engine parameter and pass them to super().__init__).
+    # scikit-learn reads the parameters from the signature: name them all (no **kwargs). A short
+    # example passes a few on to its parent; skae's own estimators name every engine parameter and
+    # store them with ``store_params(self, locals())`` (skae/_params.py).
     def __init__(self, n_components=8, *, code_weight=0.1, hidden_layer_sizes=(128,), max_iter=200,
                  random_state=None):
         super().__init__(n_components, hidden_layer_sizes=hidden_layer_sizes, max_iter=max_iter,

@@ -1,0 +1,90 @@
+"""The parameters skae's estimators share, written once: defaults and constraints.
+
+Two tables:
+
+- :data:`ENGINE_PARAMETERS`: the training engine's parameters (optimiser, schedule, stopping,
+  seeding, device, conditioning). Every estimator has all of them, with these defaults and these
+  constraints (deliberate exceptions: :data:`ENGINE_DEFAULT_OVERRIDES`). Their documentation is
+  :data:`skae._docstrings.ENGINE_PARAMETER_DOCS`.
+- :data:`NETWORK_CONSTRAINTS`: the fully connected network's parameters; an estimator takes the
+  ones that apply to its network with :func:`network_constraints`.
+
+Every estimator's ``__init__`` names its parameters in its signature (scikit-learn reads them from
+there) and stores them with :func:`store_params`, unchanged. ``tests/test_params.py`` checks every
+estimator's signature, constraints and docstring against these tables.
+"""
+
+from numbers import Integral, Real
+
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._modules import ACTIVATIONS
+from ._schedule import LEARNING_RATES
+
+__all__ = [
+    "ENGINE_CONSTRAINTS",
+    "ENGINE_DEFAULTS",
+    "ENGINE_DEFAULT_OVERRIDES",
+    "ENGINE_PARAMETERS",
+    "NETWORK_CONSTRAINTS",
+    "network_constraints",
+    "store_params",
+]
+
+# name: (default, constraints), in the order the estimators' signatures list them.
+ENGINE_PARAMETERS = {
+    "alpha": (0.0, [Interval(Real, 0, None, closed="left")]),
+    "batch_size": ("auto", [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")]),
+    "learning_rate": ("constant", [StrOptions(set(LEARNING_RATES))]),
+    "learning_rate_init": (1e-3, [Interval(Real, 0, None, closed="neither")]),
+    "decay_start": (0.0, [Interval(Real, 0, 1, closed="left")]),
+    "max_iter": (200, [Interval(Integral, 1, None, closed="left")]),
+    "max_time": (None, [Interval(Real, 0, None, closed="neither"), None]),
+    "tol": (1e-5, [Interval(Real, 0, None, closed="left")]),
+    "n_iter_no_change": (20, [Interval(Integral, 1, None, closed="left")]),
+    "early_stopping": (False, ["boolean"]),
+    "validation_fraction": (0.1, [Interval(Real, 0, 1, closed="neither")]),
+    "shuffle": (True, ["boolean"]),
+    "random_state": (None, ["random_state"]),
+    "verbose": (0, ["verbose"]),
+    "warm_start": (False, ["boolean"]),
+    "device": ("cpu", [str]),
+    "precision": ("float32", [StrOptions({"float32", "bfloat16"})]),
+    "conditioning": ("standard", [StrOptions({"standard", "center", "none"})]),
+}
+ENGINE_DEFAULTS = {name: default for name, (default, _) in ENGINE_PARAMETERS.items()}
+ENGINE_CONSTRAINTS = {name: constraints for name, (_, constraints) in ENGINE_PARAMETERS.items()}
+
+# The engine defaults an estimator changes on purpose, with the reason in its docstring.
+ENGINE_DEFAULT_OVERRIDES = {
+    # Rasmus et al.'s ladder trains with Adam at 2e-3 (measured in its docstring's Notes).
+    "LadderAutoencoder": {"learning_rate_init": 2e-3},
+}
+
+NETWORK_CONSTRAINTS = {
+    "n_components": [Interval(Integral, 1, None, closed="left")],
+    "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+    "activation": [StrOptions(set(ACTIVATIONS))],
+    "code_activation": [StrOptions(set(ACTIVATIONS))],
+    "output_activation": [StrOptions({"auto", "identity", "sigmoid"})],
+    "loss": [StrOptions({"mse", "bce"})],
+    "tied_weights": ["boolean"],
+    "dropout": [Interval(Real, 0, 1, closed="left")],
+}
+
+
+def network_constraints(*names):
+    """The constraints of the network parameters ``names`` (a subset of :data:`NETWORK_CONSTRAINTS`)."""
+    return {name: NETWORK_CONSTRAINTS[name] for name in names}
+
+
+def store_params(estimator, arguments):
+    """Store the constructor's ``arguments`` (its ``locals()``) as attributes of the same names.
+
+    scikit-learn's rule for ``__init__``: keep every parameter as given, validate nothing (that is
+    ``fit``'s job, through ``_parameter_constraints``). Every skae estimator's ``__init__`` is its
+    signature and this one call.
+    """
+    for name, value in arguments.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
