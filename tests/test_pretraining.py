@@ -169,9 +169,14 @@ def test_subclasses_pretrain(X, cls):
     assert all(c[-1] < c[0] for c in ae.pretraining_loss_curves_)
 
 
-def test_shallow_network_and_bfloat16(X):
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_shallow_network_and_bfloat16(X, precision):
+    if precision == "bfloat16" and not (
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    ):
+        pytest.skip("torch finds no bfloat16 support on this CPU (the error is tested in test_scale)")
     ae = Autoencoder(4, hidden_layer_sizes=(), pretraining="autoencoder", pretraining_max_iter=3, max_iter=1,
-                     precision="bfloat16", random_state=0).fit(X)
+                     precision=precision, random_state=0).fit(X)
     (curve,) = ae.pretraining_loss_curves_
     assert curve[-1] < 0.9 * curve[0]  # bfloat16 autocast trains too (its weight cache is per step)
 
