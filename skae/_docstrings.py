@@ -108,7 +108,7 @@ conditioning : {"standard", "center", "none"}, default="standard"
     and the contractive penalty are in units of the scale: the user's units unless "standard".
     On pixels and other data in one bounded range "center" reconstructs better than "standard"
     (measured in the User Guide).''',
-    # Not engine parameters, but shared by the three estimators that pretrain: written once here too.
+    # Not engine parameters, but shared by the four estimators that pretrain: written once here too.
     "pretraining": '''\
 pretraining : {"autoencoder"} or None, default=None
     Greedy layer-wise pretraining of the fully connected network before the fine-tuning

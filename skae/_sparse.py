@@ -5,7 +5,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._autoencoder import _ModuleMixin
+from ._autoencoder import _ModuleMixin, _PretrainingMixin
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
 from ._params import store_params
@@ -18,7 +18,7 @@ _CODE_ACTIVATION = {"l1": "relu", "kl": "sigmoid", "topk": "identity"}
 
 
 @engine_docs
-class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
+class SparseAutoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     """Sparse autoencoder: an autoencoder whose code is pushed towards few active units.
 
     Sparsity lets the code be overcomplete (``n_components > n_features``) and still learn useful
@@ -80,6 +80,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
     module_params : dict, default=None
         Keyword arguments of ``module``. ``set_params(module__name=value)`` sets one of them, so
         that ``GridSearchCV`` can search, e.g., ``{"module__channels": [(16, 32), (32, 64)]}``.
+    [engine-params: pretraining, pretraining_max_iter]
 
     Attributes
     ----------
@@ -102,6 +103,10 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         ``early_stopping=True``; None otherwise.
     best_validation_score_ : float or None
         Best validation score, when ``early_stopping=True``; None otherwise.
+    pretraining_loss_curves_ : list of list of float or None
+        With ``pretraining``: per pair of layers, bottom up, its reconstruction loss before
+        pretraining and then after each epoch (the first pair's in the units of ``loss_curve_``).
+        None without pretraining.
 
     See Also
     --------
@@ -139,6 +144,10 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
     ``tied_weights=True`` or ``alpha > 0`` when the penalty should shape the features rather than
     the scale. The top-k constraint is scale-free.
 
+    With ``pretraining``, each pair of layers is pretrained on its reconstruction alone, the code
+    pair with the code's own activation (ReLU for "l1", sigmoid for "kl") and, for "topk", its
+    top-k mask; the L1 or KL penalty then shapes the code during the fine-tuning epochs.
+
     All computation is in float32; outputs are float32 arrays.
 
     References
@@ -166,6 +175,7 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
     _parameter_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         **_ModuleMixin._module_constraints,
+        **_PretrainingMixin._pretraining_constraints,
         "sparsity": [StrOptions({"l1", "kl", "topk"})],
         "sparsity_weight": [Interval(Real, 0, None, closed="left")],
         "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
@@ -206,6 +216,8 @@ class SparseAutoencoder(_ModuleMixin, BaseAutoencoder):
         conditioning="standard",
         module=None,
         module_params=None,
+        pretraining=None,
+        pretraining_max_iter=10,
     ):
         store_params(self, locals())
 

@@ -12,7 +12,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 import skae._autoencoder
-from skae import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder
+from skae import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, SparseAutoencoder
 from skae._losses import mean_reconstruction_loss
 from skae._modules import AutoencoderModule
 from skae._pretraining import layer_pairs, pretrain_autoencoder
@@ -167,6 +167,24 @@ def test_subclasses_pretrain(X, cls):
     ae = cls(4, hidden_layer_sizes=(16,), pretraining="autoencoder", pretraining_max_iter=2, max_iter=1,
              random_state=0).fit(X)
     assert all(c[-1] < c[0] for c in ae.pretraining_loss_curves_)
+
+
+@pytest.mark.parametrize("sparsity, extra", [("l1", {}), ("kl", {}), ("topk", {"k": 3})])
+def test_sparse_autoencoder_pretrains(X, sparsity, extra):
+    # The code pair is pretrained with the code's own activation (and the top-k mask); the penalty
+    # comes with the fine-tuning. Each stage learns, the result is reproducible, and fine-tuning
+    # starts ahead of a random initialisation.
+    params = dict(sparsity=sparsity, hidden_layer_sizes=(16,), max_iter=1, random_state=0, **extra)
+    ae = SparseAutoencoder(8, pretraining="autoencoder", pretraining_max_iter=3, **params).fit(X)
+    assert len(ae.pretraining_loss_curves_) == 2
+    assert all(c[-1] < c[0] for c in ae.pretraining_loss_curves_)
+    again = SparseAutoencoder(8, pretraining="autoencoder", pretraining_max_iter=3, **params).fit(X)
+    np.testing.assert_array_equal(again.transform(X), ae.transform(X))
+    plain = SparseAutoencoder(8, **params).fit(X)
+    assert plain.pretraining_loss_curves_ is None
+    assert ae.loss_curve_[0] < plain.loss_curve_[0]
+    if sparsity == "topk":
+        assert int((ae.transform(X) != 0).sum(axis=1).max()) <= 3
 
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
