@@ -193,7 +193,7 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     autoencoder's score. The autoencoder is
     evaluated on blocks of a fixed number of rows, so that each row's score is bit-for-bit the same
     whichever other rows it is scored with; it agrees with ``autoencoder_.score_samples`` to float32
-    precision. (On some CPUs the float32 kernels for a few features, e.g. 5 on an AVX-512 Xeon,
+    precision. (On some CPUs the float32 kernels for a few features, e.g. 5 on an AVX2 AMD EPYC,
     also round a row by its position in the block: there the scores agree to float32 rounding,
     about 1e-7 relative, rather than to the last bit.)
 
