@@ -247,8 +247,9 @@ def test_offset_decision_function_and_predict_agree(plane):
 
 def test_a_rows_score_does_not_depend_on_the_other_rows():
     # Bit for bit: one row alone, in a shuffled batch, or across a block boundary (> 256 rows).
-    # 8 features: with 5, the float32 kernels on an AMD EPYC (AVX2, no AVX-512) round a row's products
-    # by its position in the block (about 1e-7 relative; measured with raw torch matmuls), which no padding removes.
+    # 8 features: with 5, the float32 kernels on an AMD EPYC (AVX2, no AVX-512) round a row's
+    # products by its position in the block (about 1e-7 relative; measured with raw torch matmuls),
+    # which no padding removes.
     X = np.random.RandomState(0).normal(size=(600, 8))
     det = AutoencoderOutlierDetector(small_ae(), contamination=0.1).fit(X)
     full = det.score_samples(X)
