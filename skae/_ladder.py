@@ -238,9 +238,12 @@ class LadderAutoencoder(BaseAutoencoder):
                 total = total + weight * cost
         return total
 
-    def _forward(self, module, X_in, generator):
-        # _stats_rows: set by AutoencoderClassifier around a step whose batch ends with extra labeled rows.
-        rows = getattr(self, "_stats_rows", None)
+    def _forward_loss(self, module, X, generator, n_extra=0):
+        # One pass computes the code and every layer's denoising cost, so the ladder overrides this
+        # rather than _forward and _loss. The classifier's n_extra labeled rows at the end of the batch
+        # are left out of the batch statistics and of the cost (see BaseAutoencoder._forward_loss).
+        rows = X.shape[0] - n_extra if n_extra else None
+        X_in = self._corrupt(X, generator, module)
         module.stats_rows = rows
         try:
             input_noise = self.input_noise_level
@@ -249,11 +252,7 @@ class LadderAutoencoder(BaseAutoencoder):
             costs, code = module.denoising_costs(X_in, float(self.noise_level), generator, input_noise)
         finally:
             module.stats_rows = None
-        return code, (costs, rows)
-
-    def _loss(self, X, X_in, code, output, module):
-        costs, rows = output
-        return self._weighted_cost(costs)[:rows].mean()
+        return self._weighted_cost(costs)[:rows].mean(), code
 
     def score_samples(self, X):
         """Per-sample score: minus the weighted denoising cost of the sample's noise-free pass.
