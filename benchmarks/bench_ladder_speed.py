@@ -123,9 +123,9 @@ def main():
                                     batch_size=100, labeled_batch_size=100, learning_rate_init=2e-3,
                                     random_state=0, precision=precision, max_iter=1)
         clf.partial_fit(X[:400], y_semi[:400], classes=np.arange(10))
-        clf._labeled_stream = [None, 100, None, 0]  # the step's batch ends with 100 labeled rows
         return clf
 
+    # A step's batch: 100 rows, then the 100 labeled rows the classifier appends (n_extra=100).
     xb = torch.from_numpy(X[:200])
     yb = torch.from_numpy(np.r_[np.full(100, -1), y[:100]].astype(np.int64))
     contenders = {}
@@ -143,15 +143,15 @@ def main():
     old_module.load_state_dict(clf_before.module_.autoencoder.state_dict())
     net_before.autoencoder = old_module
     contenders[f"skae before ({args.before}) fp32"] = (
-        lambda: clf_before._batch_loss(net_before, xb, yb, gen),
+        lambda: clf_before._batch_loss(net_before, xb, yb, gen, 100),
         torch.optim.Adam(net_before.parameters(), lr=2e-3), None)
 
     clf_after = classifier("float32")
-    contenders["skae after fp32"] = (lambda: clf_after._batch_loss(clf_after.module_, xb, yb, gen),
+    contenders["skae after fp32"] = (lambda: clf_after._batch_loss(clf_after.module_, xb, yb, gen, 100),
                                      clf_after._optimizer, None)
     if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
         clf_bf16 = classifier("bfloat16")
-        contenders["skae after bf16"] = (lambda: clf_bf16._batch_loss(clf_bf16.module_, xb, yb, gen),
+        contenders["skae after bf16"] = (lambda: clf_bf16._batch_loss(clf_bf16.module_, xb, yb, gen, 100),
                                          clf_bf16._optimizer, torch.bfloat16)
 
     if args.compile:
@@ -160,7 +160,7 @@ def main():
         contenders["raw torch fp32, torch.compile"] = (lambda: raw_c_loss(xs, yb, gen, 100),
                                                        torch.optim.Adam(raw_c.parameters(), lr=2e-3), None)
         clf_c = classifier("float32")
-        skae_c_loss = torch.compile(lambda module, xb, yb: clf_c._batch_loss(module, xb, yb, gen))
+        skae_c_loss = torch.compile(lambda module, xb, yb: clf_c._batch_loss(module, xb, yb, gen, 100))
         contenders["skae after fp32, torch.compile"] = (lambda: skae_c_loss(clf_c.module_, xb, yb),
                                                         clf_c._optimizer, None)
 

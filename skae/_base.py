@@ -1,14 +1,7 @@
 """The one training engine every skae estimator shares.
 
-An estimator is this engine plus a few hooks (see :class:`BaseAutoencoder`):
-
-- ``_build_module(n_features)`` returns an ``nn.Module`` with ``encode`` and ``decode``;
-- ``_corrupt(X, generator)`` returns the network's input (denoising noise; identity by default);
-- ``_loss(X, X_in, output, module)`` returns the scalar training loss, penalty included;
-- ``_score_samples_tensor(module, X)`` returns one score per sample (higher is better);
-- ``_validate_fit_data(X, y, reset)``, ``_on_first_fit(X)``, ``_batch_loss(module, X, y, generator)``
-  and ``_validation_score(module, rows, index, y)`` let a supervised estimator (the semi-supervised
-  classifier) thread targets through the same loop.
+An estimator is this engine plus a few hooks: :class:`BaseAutoencoder`'s docstring lists them all,
+with who overrides each.
 
 The loop itself (epochs over shuffled mini-batches, Adam, early stopping, warm start, ``partial_fit``,
 divergence handling) lives here once. Beside it: ``_data.py`` (validated X as tensors, the feature
@@ -62,9 +55,38 @@ class BaseAutoencoder(
     documented on each estimator's page (:class:`Autoencoder` lists them all) and summarised in the
     :ref:`user guide <shared>`.
 
-    A new estimator subclasses it and implements the private ``_build_module`` hook; it may override
-    ``_corrupt``, ``_loss``, ``_score_samples_tensor`` and ``_check_params`` (see their docstrings in
-    the source).
+    A new estimator subclasses it, implements ``_build_module`` and overrides only the hooks where
+    it differs from a plain autoencoder (each documented in the source; who overrides it in
+    brackets):
+
+    - ``_build_module(n_features)``: the network (required; every estimator);
+    - ``_check_params(X)``: checks across parameters or against the data at every fit (all but
+      hashing);
+    - ``_corrupt(X, generator, module)``: the network's input for a clean batch (denoising; the
+      ladder draws its noise inside its network's pass, so this is one estimator's hook, kept so
+      that noise never needs a forward pass of its own);
+    - ``_forward(module, X_in, generator)``: ``(code, output)``, where ``output`` is whatever this
+      estimator's ``_loss`` reads: a penalty that needs the pass's intermediate values (the
+      encoder's pre-activations, the posterior) is computed here, once (contractive, VAE,
+      hashing);
+    - ``_loss(X, X_in, code, output, module)``: the batch objective, ``super()._loss`` plus a
+      penalty (sparse, contractive, VAE);
+    - ``_forward_loss(module, X, generator, n_extra)``: ``_corrupt``, ``_forward`` and ``_loss``
+      in one, for a network whose one pass yields code and cost together (the ladder); the
+      classifier calls it on the autoencoder it holds;
+    - ``_output_activation()``, ``_reference_loss(var)``: the reconstruction's activation and the
+      unit of the objective (VAE, ladder);
+    - ``_score_samples_tensor(module, X)``: the per-sample score when it is not minus the
+      reconstruction error (VAE, ladder, classifier);
+    - ``_on_first_fit(X)``: data-dependent state at initialisation (denoising, classifier);
+    - ``_pretrain(rows, generator, device)``: before the first epoch (the four estimators with
+      ``pretraining``).
+
+    Six more exist for the one estimator with targets, the semi-supervised classifier, so that it
+    trains in this same loop: ``_validate_fit_data``, ``_batch_extension``, ``_batch_loss``,
+    ``_validation_score``, ``_new_optimizer`` and ``_set_loss_scale``. The rest (``_fit``,
+    ``_start_training``, ``_run_epoch``, ``_end_epoch``, ``_finish_training``, ...) is the engine
+    itself and not meant to be overridden.
     """
 
     # The fully connected network's parameters and the engine's (skae/_params.py holds both tables).
@@ -105,36 +127,45 @@ class BaseAutoencoder(
         scale = getattr(self, "_loss_scale", 1.0)
         return loss if scale == 1.0 else loss / scale
 
-    def _forward_loss(self, module, X, generator):
+    def _forward_loss(self, module, X, generator, n_extra=0):
         """Training loss of clean batch ``X``; returns ``(loss, code)``.
 
-        The semi-supervised classifier calls this on the autoencoder it wraps, so that noise, penalties
-        and KL terms come with it.
+        The semi-supervised classifier calls this on the autoencoder it holds, so that noise,
+        penalties and KL terms come with it. Its batches end with ``n_extra`` labeled rows drawn
+        again for the supervised term: an estimator whose loss depends on the batch as a whole (the
+        ladder's batch normalisation) leaves them out of its statistics and its cost; a mean over
+        rows, as here, counts them like any other row.
         """
         X_in = self._corrupt(X, generator, module)
         code, output = self._forward(module, X_in, generator)
         return self._loss(X, X_in, code, output, module), code
 
-    def _batch_loss(self, module, X, y, generator):
-        """Scalar loss of one training batch; ``y`` is the batch of targets (None for autoencoders)."""
-        return self._forward_loss(module, X, generator)[0]
+    def _batch_loss(self, module, X, y, generator, n_extra=0):
+        """Scalar loss of one training batch; ``y`` is the batch of targets (None for autoencoders).
 
-    def _prepare_batches(self, targets, train_index, n_train, generator):
-        """Called once before the epochs of a fit: set up any state :meth:`_extend_batch` needs."""
-
-    def _extend_batch(self, index, generator):
-        """Row indices of one training step, from the ``index`` of its shuffled mini-batch.
-
-        The identity here; the semi-supervised classifier appends a mini-batch of labeled rows.
+        The last ``n_extra`` rows are those :meth:`_batch_extension` appended (0 without one).
         """
-        return index
+        return self._forward_loss(module, X, generator, n_extra)[0]
+
+    def _batch_extension(self, targets, train_index, n_train):
+        """Rows to append to every training step of a fit, or None (here: None).
+
+        Returns an object with ``extend(index, generator)``, the row indices of a step from those of
+        its shuffled mini-batch, and ``size``, the number of rows it appends. The semi-supervised
+        classifier appends a mini-batch of labeled rows (see ``_classifier._LabeledBatches``).
+        """
+        return None
 
     def _validation_score(self, module, rows, index, y):
         """Score on the held-out rows ``index`` (higher is better): mean of the per-sample scores."""
         return self._mean_score(module, rows, index)
 
-    def _validate_fit_data(self, X, y, reset):
-        """Validate the training data; returns ``(X, targets)`` with targets a tensor or None."""
+    def _validate_fit_data(self, X, y, reset, incremental=False, classes=None):
+        """Validate the training data; returns ``(X, targets)`` with targets a tensor or None.
+
+        ``incremental`` says whether the call is ``partial_fit``; ``classes`` is its argument (the
+        classifier's; unused by the autoencoders).
+        """
         return self._validate_X(X, reset=reset), None
 
     def _on_first_fit(self, X):
@@ -147,6 +178,10 @@ class BaseAutoencoder(
         its conditioning is set; ``rows`` is the training data's ``_Rows`` view and ``generator``
         the fit's CPU generator. Greedy layer-wise pretraining overrides it.
         """
+
+    def _set_loss_scale(self, var):
+        """Learn the unit of the objective at the first fit: ``_loss_scale = _reference_loss(var)``."""
+        self._loss_scale = self._reference_loss(var)
 
     def _reference_loss(self, var):
         """The reconstruction loss's natural scale, from the per-feature variances ``var`` of the data.
@@ -295,10 +330,10 @@ class BaseAutoencoder(
         """
         return self._fit(X, y, incremental=True)
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, classes=None):
         started = clock()  # max_time counts from here: validation and pretraining included
         first = not hasattr(self, "module_") or not (incremental or self.warm_start)
-        X, targets = self._validate_fit_data(X, y, reset=first)
+        X, targets = self._validate_fit_data(X, y, reset=first, incremental=incremental, classes=classes)
         self._check_params(X)
         device = _resolve_device(self.device)
         autocast_dtype = _check_precision(self.precision, device)
@@ -320,7 +355,7 @@ class BaseAutoencoder(
                 if self.conditioning == "center":
                     scale = np.ones_like(scale)
                 module.condition(torch.from_numpy(mean).float(), torch.from_numpy(scale).float())
-            self._loss_scale = self._reference_loss(var)
+            self._set_loss_scale(var)
             self.module_ = module.to(device)
             self._pretrain(_Rows(X), cpu_gen, device)
             self._optimizer = None
@@ -414,8 +449,8 @@ class BaseAutoencoder(
         """Step 1: the state of one call's epochs (optimizer, schedule, batches, progress, checkpoint)."""
         batch_size = self._batch_size(n_train)
         n_batches = math.ceil(n_train / batch_size)
-        self._prepare_batches(targets, train_index, n_train, cpu_gen)
         run = _Run(
+            extension=self._batch_extension(targets, train_index, n_train),
             module=module, rows=rows, targets=targets, train_index=train_index, val_index=val_index,
             n_train=n_train, device=device, cpu_gen=cpu_gen, gen=gen, incremental=incremental,
             optimizer=self._optimizer, batch_size=batch_size, n_batches=n_batches,
@@ -471,11 +506,13 @@ class BaseAutoencoder(
             else None
         )
         for start in range(0, run.n_train, batch_size):
-            index = self._extend_batch(order[start : start + batch_size], run.cpu_gen)
+            index, n_extra = order[start : start + batch_size], 0
+            if run.extension is not None:
+                index, n_extra = run.extension.extend(index, run.cpu_gen), run.extension.size
             xb = run.rows.take(index).to(run.device, non_blocking=True)
             yb = None if run.targets is None else run.targets[index].to(run.device, non_blocking=True)
             with run.autocast:
-                loss = self._batch_loss(module, xb, yb, run.gen)
+                loss = self._batch_loss(module, xb, yb, run.gen, n_extra)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             schedule.before_step(optimizer)
@@ -822,6 +859,7 @@ class _Run:
     optimizer: torch.optim.Optimizer
     batch_size: int
     n_batches: int
+    extension: object = None  # what _batch_extension returned: rows appended to every step, or None
     autocast: object = None
     schedule: StepSchedule = None
     loss_scale: float = 1.0

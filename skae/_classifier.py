@@ -1,6 +1,16 @@
-"""The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + λ·ℓ_X(all rows)."""
+"""The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + λ·ℓ_X(all rows).
+
+The classifier is an engine estimator (it inherits :class:`BaseAutoencoder`: the training loop,
+``transform``, the Jacobian, persistence) and it holds the autoencoder whose loss it adds
+(``autoencoder_``, an unfitted clone). It talks to that autoencoder through the engine's hooks only
+(``_on_first_fit``, ``_check_params``, ``_set_loss_scale``, ``_build_module``, ``_forward_loss``,
+``_validation_score``, ``_score_samples_tensor``), never through its private attributes; what a
+step needs beyond the batch (the labeled rows appended to it, ``n_extra``) travels as arguments.
+Holding rather than inheriting the autoencoder lets one classifier take any skae autoencoder.
+"""
 
 import warnings
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,6 +30,33 @@ from ._modules import MLP
 from ._params import ENGINE_CONSTRAINTS, store_params
 
 __all__ = ["AutoencoderClassifier"]
+
+
+@dataclass
+class _LabeledBatches:
+    """The labeled rows a training step appends to its mini-batch (``labeled_batch_size``).
+
+    ``size`` rows of ``pool`` per step, cycling through the pool in a fresh random order each time
+    it is used up; ``order`` and ``pos`` are where the cycle stands.
+    """
+
+    pool: torch.Tensor
+    size: int
+    order: torch.Tensor = None
+    pos: int = 0
+
+    def extend(self, index, generator):
+        """The step's row indices: its mini-batch ``index``, then ``size`` labeled rows."""
+        parts = [index]
+        need = self.size
+        while need:
+            if self.order is None or self.pos >= self.order.numel():
+                self.order, self.pos = self.pool[torch.randperm(self.pool.numel(), generator=generator)], 0
+            part = self.order[self.pos : self.pos + need]
+            self.pos += part.numel()
+            need -= part.numel()
+            parts.append(part)
+        return torch.cat(parts)
 
 
 class _ClassifierNetwork(nn.Module):
@@ -325,7 +362,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         self : object
             The fitted classifier.
         """
-        return self._fit_with(X, y, incremental=False, classes=None)
+        return self._fit(X, y, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
@@ -357,18 +394,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         >>> clf.partial_fit(X, y, classes=[0, 1]).n_iter_
         1
         """
-        return self._fit_with(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes)
 
-    def _fit_with(self, X, y, incremental, classes):
-        # The partial_fit ``classes`` argument travels to _validate_fit_data in this private attribute.
-        self._fit_call = (incremental, classes)
-        try:
-            return self._fit(X, y, incremental=incremental)
-        finally:
-            del self._fit_call
-            self.__dict__.pop("_labeled_stream", None)
-
-    def _prepare_batches(self, targets, train_index, n_train, generator):
+    def _batch_extension(self, targets, train_index, n_train):
         pool = torch.arange(targets.numel()) if train_index is None else train_index
         pool = pool[targets[pool] >= 0]
         n_labeled = pool.numel()
@@ -376,24 +404,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         if self.labeled_batch_size is not None and 0 < n_labeled < n_train:
             wanted = self._batch_size(n_train) if self.labeled_batch_size == "auto" else self.labeled_batch_size
             size = min(wanted, n_labeled)
-        # [pool, size, current order of the pool, position in it]
-        self._labeled_stream = [pool, size, None, 0]
-
-    def _extend_batch(self, index, generator):
-        pool, size, order, pos = self._labeled_stream
-        if not size:
-            return index
-        parts = [index]
-        need = size
-        while need:
-            if order is None or pos >= order.numel():
-                order, pos = pool[torch.randperm(pool.numel(), generator=generator)], 0
-            part = order[pos : pos + need]
-            pos += part.numel()
-            need -= part.numel()
-            parts.append(part)
-        self._labeled_stream[2:] = [order, pos]
-        return torch.cat(parts)
+        return _LabeledBatches(pool, size) if size else None
 
     def _make_autoencoder(self):
         ae = LadderAutoencoder(n_components=len(self.classes_)) if self.autoencoder is None else self.autoencoder
@@ -406,7 +417,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         ae._validate_params()
         return ae
 
-    def _validate_fit_data(self, X, y, reset):
+    def _validate_fit_data(self, X, y, reset, incremental=False, classes=None):
         name = type(self).__name__
         if y is None:
             raise ValueError(f"{name} requires y to be passed, but the target y is None.")
@@ -415,7 +426,6 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             X, y = validate_data(
                 self, X, y, reset=reset, accept_sparse=("csr", "csc"), dtype=np.float32, order="C"
             )
-        incremental, classes = self._fit_call
         labeled = ~_unlabeled_mask(y, self.unlabeled_label)
         y_labeled = y[labeled]
         if labeled.any():
@@ -496,12 +506,12 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
                 pre.fit(X)
             self._pretrained_module = pre.module_
 
-    def _reference_loss(self, var):
+    def _set_loss_scale(self, var):
         # The autoencoder's term is its own unit-free objective (reconstruction relative to the data's
         # variance, plus its penalty), so reconstruction_weight means the same on data in any units.
         # The joint loss itself, a cross-entropy plus that, is unitless.
-        self.autoencoder_._loss_scale = self.autoencoder_._reference_loss(var)
-        return 1.0
+        self._loss_scale = 1.0
+        self.autoencoder_._set_loss_scale(var)
 
     def _build_module(self, n_features):
         ae_module = getattr(self, "_pretrained_module", None)
@@ -525,16 +535,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
         return _adam([g for g in groups if g["params"]], self.learning_rate_init)
 
-    def _batch_loss(self, module, X, y, generator):
-        # The labeled rows appended to the step's batch (see _extend_batch) enter the supervised term;
-        # an autoencoder that normalises over the batch (the ladder) takes its statistics, and its
-        # cost, from the step's own rows only.
-        extra = self._labeled_stream[1] if getattr(self, "_labeled_stream", None) else 0
-        self.autoencoder_._stats_rows = X.shape[0] - extra if extra else None
-        try:
-            reconstruction, code = self.autoencoder_._forward_loss(module.autoencoder, X, generator)
-        finally:
-            self.autoencoder_._stats_rows = None
+    def _batch_loss(self, module, X, y, generator, n_extra=0):
+        # The n_extra labeled rows appended to the step's batch (_LabeledBatches) enter the supervised
+        # term; an autoencoder that normalises over the batch (the ladder) takes its statistics, and
+        # its cost, from the step's own rows only.
+        reconstruction, code = self.autoencoder_._forward_loss(module.autoencoder, X, generator, n_extra)
         logits = module.head(code)
         # ignore_index drops the unlabeled rows from the sum: they get no supervised gradient at all.
         n_labeled = (y >= 0).sum().clamp(min=1)

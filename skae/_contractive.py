@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._autoencoder import Autoencoder
 from ._docstrings import engine_docs
 from ._jacobian import _input_scale
-from ._modules import ACTIVATIONS, MLP, dropout_mask
+from ._modules import MLP
 from ._params import store_params
 from ._penalties import contractive_penalty, jacobian_norm_by_products, rademacher_like
 
@@ -310,27 +310,8 @@ class ContractiveAutoencoder(Autoencoder):
         arguments of :func:`~skae._penalties.contractive_penalty`.
         """
         encoder = module.encoder
-        activation = ACTIVATIONS[encoder.activation]
-        p = encoder.dropout if module.training else 0.0
-        n_hidden = len(encoder.layers) - 1
-        preactivations, multipliers = [], []
-        x = module.conditioning.standardize(X_in)
-        # Plain iteration (no ModuleList slicing, which builds a new list per call).
-        for i, layer in enumerate(encoder.layers):
-            z = layer(x)
-            preactivations.append(z)
-            if i == n_hidden:
-                multipliers.append(None)
-                break
-            x = activation(z)
-            mask = None
-            if p:
-                # The MLP's own dropout rule, drawn from the estimator's generator.
-                mask = dropout_mask(x, p, generator)
-                x = x * mask
-            multipliers.append(mask)
-        code = ACTIVATIONS[encoder.last_activation](z)
-        activations = [encoder.activation] * n_hidden + [encoder.last_activation]
+        code, preactivations, multipliers = encoder.trace(module.conditioning.standardize(X_in), generator)
+        activations = [encoder.activation] * (len(encoder.layers) - 1) + [encoder.last_activation]
         weights = [layer.weight for layer in encoder.layers]
         return code, (preactivations, weights, activations, multipliers)
 

@@ -9,56 +9,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
-from ._modules import AutoencoderModule
+from ._modules import HashingModule
 from ._params import store_params
 
 __all__ = ["HashingAutoencoder"]
 
 # Default noise_level for each binarization (see the class docstring).
 _AUTO_NOISE = {"straight_through": 1.5, "sigmoid": 4.0}
-# Weight of the newest mini-batch in the running statistics of the code pre-activations.
-_MOMENTUM = 0.1
-_EPS = 1e-5
-
-
-class _HashingModule(AutoencoderModule):
-    """An :class:`AutoencoderModule` whose ``encode`` returns bits: 1 where the code pre-activation is > 0.
-
-    ``logits`` is the code pre-activation. With ``standardize=True`` it is standardized per unit: by the
-    mini-batch's mean and variance in training (like batch normalization, without a learned scale or
-    shift), by running averages of them otherwise. Each bit is then 1 for about half the data, and
-    the scale of the pre-activations is fixed, so training noise of a given level cannot be drowned
-    by growing the weights.
-    """
-
-    def __init__(self, n_features, n_components, *, standardize, **kwargs):
-        super().__init__(n_features, n_components, code_activation="identity", **kwargs)
-        self.standardize = standardize
-        self.register_buffer("code_mean", torch.zeros(n_components))
-        self.register_buffer("code_var", torch.ones(n_components))
-
-    def reset_parameters(self, generator):
-        super().reset_parameters(generator)
-        self.code_mean.zero_()
-        self.code_var.fill_(1.0)
-
-    def logits(self, x):
-        a = super().encode(x)
-        if not self.standardize:
-            return a
-        if self.training and a.shape[0] > 1:
-            mean, var = a.mean(0), a.var(0, unbiased=False)
-            with torch.no_grad():
-                self.code_mean.lerp_(mean.detach().to(self.code_mean.dtype), _MOMENTUM)
-                self.code_var.lerp_(var.detach().to(self.code_var.dtype), _MOMENTUM)
-        else:
-            mean, var = self.code_mean, self.code_var
-        return (a - mean) * torch.rsqrt(var + _EPS)
-
-    def encode(self, x):
-        return (self.logits(x) > 0).to(x.dtype)
-
-
 @engine_docs
 class HashingAutoencoder(BaseAutoencoder):
     """Semantic hashing: an autoencoder whose code is a string of ``n_components`` bits.
@@ -265,7 +222,7 @@ class HashingAutoencoder(BaseAutoencoder):
         return _AUTO_NOISE[self.binarization] if self.noise_level == "auto" else float(self.noise_level)
 
     def _build_module(self, n_features):
-        return _HashingModule(
+        return HashingModule(
             n_features,
             self.n_components,
             standardize=self.binarization == "straight_through",

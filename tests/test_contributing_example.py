@@ -8,6 +8,7 @@ whose code is pulled towards the origin by a squared-norm penalty, ``λ · mean 
 from numbers import Real
 
 import numpy as np
+import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.utils._param_validation import Interval
@@ -62,6 +63,7 @@ def test_penalty_is_the_squared_norm():
     assert torch.equal(squared_code_norm(code), torch.tensor([25.0, 1.0]))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short fits
 def test_a_larger_weight_shrinks_the_code():
     X = load_digits().data[:300]
     norms = []
@@ -72,5 +74,6 @@ def test_a_larger_weight_shrinks_the_code():
     assert norms[1] < 0.5 * norms[0]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # short fits
 def test_it_is_a_scikit_learn_estimator():
     check_estimator(ShrinkingAutoencoder(2, hidden_layer_sizes=(4,), max_iter=3, random_state=0))

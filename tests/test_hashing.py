@@ -13,6 +13,9 @@ import skae._hamming as hamming
 from skae import HammingIndex, HashingAutoencoder
 from skae._modules import AutoencoderModule
 
+# Short fits on purpose: their ConvergenceWarnings are expected (pytest.warns still sees them).
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def digits():

@@ -374,3 +374,25 @@ def test_vae_has_no_module_parameter():
 )
 def test_sklearn_compatible_with_a_module(estimator, check):
     check(estimator)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+def test_mlp_trace_is_the_forward_pass(dropout):
+    # The contractive penalty reads the encoder's pre-activations and dropout masks from trace():
+    # its output must be the forward pass itself, mask for mask (the same generator draws).
+    from skae._modules import ACTIVATIONS, MLP
+
+    mlp = MLP([6, 5, 4, 3], activation="tanh", last_activation="sigmoid", dropout=dropout)
+    mlp.reset_parameters(torch.Generator().manual_seed(0))
+    x = torch.randn(7, 6, generator=torch.Generator().manual_seed(1))
+    mlp.generator = torch.Generator().manual_seed(2)
+    expected = mlp(x)
+    mlp.generator = torch.Generator().manual_seed(2)
+    output, pre, masks = mlp.trace(x)
+    torch.testing.assert_close(output, expected, rtol=0, atol=0)
+    assert len(pre) == len(masks) == 3 and masks[-1] is None
+    assert (masks[0] is None) == (dropout == 0)
+    # Each pre-activation is the layer applied to the previous (masked) activation.
+    h = ACTIVATIONS["tanh"](pre[0]) * (1 if masks[0] is None else masks[0])
+    torch.testing.assert_close(pre[1], mlp.layers[1](h))
+    torch.testing.assert_close(output, torch.sigmoid(pre[-1]))

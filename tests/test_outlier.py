@@ -74,6 +74,7 @@ def plane():
 # ------------------------------------------------------------------------------------------ oracles
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_flags_exactly_the_rows_off_the_manifold(plane):
     # With contamination equal to the true proportion, the flagged rows are exactly the injected ones.
     X, is_outlier, det = plane
