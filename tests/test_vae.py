@@ -555,6 +555,7 @@ def test_constant_features_give_bounded_log_variance_and_no_nan():
     assert np.all(np.isfinite(const.score_samples(np.ones((4, 3)))))
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one-epoch fits
 def test_bernoulli_requires_unit_interval():
     X = np.random.default_rng(0).normal(size=(20, 4))
     with pytest.raises(
@@ -587,6 +588,7 @@ def test_transform_is_the_posterior_mean_and_decoder_gives_means(digits, digits_
     assert R.min() >= 0 and R.max() <= 1  # Bernoulli means
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one-epoch fits
 def test_sample_shape_kinds_and_reproducibility(digits_vae):
     a = digits_vae.sample(7, random_state=0)
     assert a.shape == (7, 64) and a.dtype == np.float32
