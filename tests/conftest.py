@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 def pytest_collection_modifyitems(items):
     # The docstring examples fit for a few epochs on purpose (to stay quick); their ConvergenceWarning
     # is expected and not part of what they show. (Applies when tests/ is collected too, as in the
-    # README's `python -m pytest`.)
+    # README's `python -m pytest -n auto`.)
     quiet = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
     for item in items:
         if type(item).__name__ == "DoctestItem":

@@ -68,7 +68,9 @@ def small_ae(cls=Autoencoder, **kw):
 @pytest.fixture(scope="module")
 def plane():
     X, is_outlier = plane_with_outliers()
-    return X, is_outlier, AutoencoderOutlierDetector(linear_ae(), contamination=10 / 210).fit(X)
+    with warnings.catch_warnings():  # 60 epochs, on purpose: their ConvergenceWarning is expected
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return X, is_outlier, AutoencoderOutlierDetector(linear_ae(), contamination=10 / 210).fit(X)
 
 
 # ------------------------------------------------------------------------------------------ oracles
