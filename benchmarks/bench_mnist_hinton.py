@@ -70,8 +70,8 @@ def main():
     p.add_argument("--eval-every", type=int, default=2, help="epochs between evaluations")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--recipe", default="engine", choices=["partial_fit", "engine"],
-                   help="engine (default): one fit with the engine's own "
-                        "learning_rate schedule, max_time and early_stopping (see engine_recipe); partial_fit: the loop")
+                   help="engine (default): one fit with the engine's own learning_rate schedule, "
+                        "max_time and early_stopping (see engine_recipe); partial_fit: the loop")
     p.add_argument("--learning-rate", default="plateau", choices=["constant", "linear_decay", "cosine", "plateau"],
                    help="--recipe engine: the learning_rate schedule")
     p.add_argument("--decay-start", type=float, default=0.0, help="--recipe engine: decay_start")
