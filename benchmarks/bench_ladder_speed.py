@@ -36,6 +36,7 @@ from _common import load_mnist, parser, record, table  # noqa: E402
 
 import skae  # noqa: E402
 from skae import AutoencoderClassifier, LadderAutoencoder  # noqa: E402
+from skae._device import _bfloat16_supported  # noqa: E402
 
 SIZES = (784, 1000, 500, 250, 250, 250, 10)
 WEIGHTS = (100.0, 10.0, 0.1, 0.1, 0.1, 0.1, 0.1)  # LadderAutoencoder's "auto"
@@ -149,7 +150,7 @@ def main():
     clf_after = classifier("float32")
     contenders["skae after fp32"] = (lambda: clf_after._batch_loss(clf_after.module_, xb, yb, gen, 100),
                                      clf_after._optimizer, None)
-    if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if _bfloat16_supported():
         clf_bf16 = classifier("bfloat16")
         contenders["skae after bf16"] = (lambda: clf_bf16._batch_loss(clf_bf16.module_, xb, yb, gen, 100),
                                          clf_bf16._optimizer, torch.bfloat16)

@@ -85,8 +85,9 @@ def main():
 
     torch.set_num_threads(args.threads)
     if args.precision == "auto":
-        bf16 = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-        args.precision = "bfloat16" if bf16 else "float32"
+        from skae._device import _bfloat16_supported
+
+        args.precision = "bfloat16" if _bfloat16_supported() else "float32"
     X_all, _, X_test, _ = load_mnist(args.mnist, n_train=args.n_train)
     rng = np.random.RandomState(0)
     perm = rng.permutation(len(X_all))

@@ -41,17 +41,21 @@ def _resolve_device(device):
     return dev
 
 
+def _bfloat16_supported(device="cpu"):
+    """Whether torch can train in bfloat16 on ``device`` (a CPU: avx512_bf16/AMX through oneDNN)."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return False
+
+
 def _check_precision(precision, device):
     """The autocast dtype for ``precision`` on ``device`` (None for float32)."""
     if precision == "float32":
         return None
-    if device.type == "cpu":
-        supported = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    elif device.type == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = False
-    if not supported:
+    if not _bfloat16_supported(device):
         raise ValueError(
             f"precision='bfloat16' needs a CPU with avx512_bf16/AMX or a CUDA device with bfloat16 "
             f"support; device {str(device)!r} has neither. Use precision='float32'."

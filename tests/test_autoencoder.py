@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skae import Autoencoder
+from skae._device import _bfloat16_supported
 
 # Most fits here run a few epochs on purpose; tests that assert a ConvergenceWarning (or its
 # absence) do so with pytest.warns or an "error" filter of their own, which override this one.
@@ -329,7 +330,7 @@ def test_tiny_data_and_one_component():
                                 {"hidden_layer_sizes": (16, 8)}, {"precision": "bfloat16"}])
 def test_options_train(digits, kw):
     X, _ = digits
-    if kw.get("precision") == "bfloat16" and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    if kw.get("precision") == "bfloat16" and not _bfloat16_supported():
         with pytest.raises(ValueError, match="bfloat16"):
             small(**kw).fit(X)
         return

@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skae._autoencoder
 from skae import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, SparseAutoencoder
+from skae._device import _bfloat16_supported
 from skae._losses import mean_reconstruction_loss
 from skae._modules import AutoencoderModule
 from skae._pretraining import layer_pairs, pretrain_autoencoder
@@ -189,9 +190,7 @@ def test_sparse_autoencoder_pretrains(X, sparsity, extra):
 
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_shallow_network_and_bfloat16(X, precision):
-    if precision == "bfloat16" and not (
-        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    ):
+    if precision == "bfloat16" and not _bfloat16_supported():
         pytest.skip("torch finds no bfloat16 support on this CPU (the error is tested in test_scale)")
     ae = Autoencoder(4, hidden_layer_sizes=(), pretraining="autoencoder", pretraining_max_iter=3, max_iter=1,
                      precision=precision, random_state=0).fit(X)

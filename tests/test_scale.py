@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skae import Autoencoder
+from skae._device import _bfloat16_supported
 
 
 @pytest.fixture(scope="module")
@@ -111,13 +112,9 @@ def test_dask_ml_incremental_drives_partial_fit(digits):
 # --------------------------------------------------------------------------- precision
 
 
-def _bf16_supported():
-    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-
-
 def test_bfloat16_trains_close_to_float32(digits):
     X, _ = digits
-    if not _bf16_supported():
+    if not _bfloat16_supported():
         pytest.skip("this CPU has no bfloat16 support (avx512_bf16/AMX); the error is tested below")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
