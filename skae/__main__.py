@@ -1,9 +1,11 @@
 """``python -m skae``: where autoencoders earn their place, on scikit-learn's bundled digits (no download).
 
 Two short comparisons, each against what a scikit-learn user would otherwise reach for, measured in the
-same run:
+same run, the clear win first:
 
-1. *Few labels.* 3 labeled images per class, the rest unlabeled (``-1``): LogisticRegression on the 30
+1. *Denoising.* Digits with Gaussian noise: PCA reconstructions (the best of several code sizes, chosen on
+   the test set in PCA's favour) against a DenoisingAutoencoder, both fitted on noisy training images.
+2. *Few labels.* 3 labeled images per class, the rest unlabeled (``-1``): LogisticRegression on the 30
    labeled rows, scikit-learn's LabelSpreading on all rows, skae's AutoencoderClassifier (a ladder
    network trained on all rows, 40 epochs), and the two together: the unlabeled rows on which
    LabelSpreading and the ladder agree become labeled, and LabelSpreading runs again (co-training by
@@ -11,8 +13,6 @@ same run:
    64-pixel images LabelSpreading's nearest-neighbour graph is already good: the ladder alone stays
    behind it, and the agreement route is ahead of it by less than the spread over draws (see
    ``benchmarks/RESULTS.md``); on MNIST's 784 pixels the ladder wins by far (see the User Guide).
-2. *Denoising.* Digits with Gaussian noise: PCA reconstructions (the best of several code sizes, chosen on
-   the test set in PCA's favour) against a DenoisingAutoencoder, both fitted on noisy training images.
 """
 
 import argparse
@@ -133,25 +133,24 @@ def main(argv=None):
     with warnings.catch_warnings():
         # Fixed epoch budgets, on purpose: no convergence expected.
         warnings.simplefilter("ignore", ConvergenceWarning)
+        denoise = _denoising(X_train, X_test, args.noise, seed=0, max_iter=args.denoising_max_iter)
+        print(f"\n1. Denoising: Gaussian noise of std {args.noise} on the pixels (in [0, 1]); mean squared "
+              "error of the cleaned test images")
+        print(f"   {'model':<48} {'error':>9} {'':>20} {'fit s':>7}")
+        for name, (err, sec, note) in denoise.items():
+            print(f"   {name:<48} {err:>9.4f} {note:>20} {sec:>7.1f}", flush=True)
         scores, seconds = _few_labels(
             X_train, y_train, X_test, y_test, args.labels_per_class, range(args.draws), args.max_iter
         )
-        denoise = _denoising(X_train, X_test, args.noise, seed=0, max_iter=args.denoising_max_iter)
 
     n_labels = 10 * args.labels_per_class
-    print(f"\n1. Few labels: {n_labels} labeled training images, the rest unlabeled "
+    print(f"\n2. Few labels: {n_labels} labeled training images, the rest unlabeled "
           f"(test accuracy, mean of {args.draws} label draws)")
     print(f"   {'model':<48} {'accuracy':>9} {'sd':>6} {'min':>6} {'max':>6} {'fit s':>7}")
     for name, vals in scores.items():
         label = name if name != LADDER else f"skae AutoencoderClassifier(max_iter={args.max_iter})"
         print(f"   {label:<48} {np.mean(vals):>9.3f} {np.std(vals):>6.3f} {min(vals):>6.3f} {max(vals):>6.3f} "
               f"{seconds[name] / len(vals):>7.1f}")
-    print(f"\n2. Denoising: Gaussian noise of std {args.noise} on the pixels (in [0, 1]); mean squared "
-          "error of the cleaned test images")
-    print(f"   {'model':<48} {'error':>9} {'':>20} {'fit s':>7}")
-    for name, (err, sec, note) in denoise.items():
-        print(f"   {name:<48} {err:>9.4f} {note:>20} {sec:>7.1f}")
-
     ladder = np.mean(scores[LADDER])
     lr = np.mean(scores["LogisticRegression on the labeled rows"])
     spread = np.mean(scores[SPREAD])
@@ -167,14 +166,14 @@ def main(argv=None):
     else:
         verdict = "within the spread over label draws"
     if dae < pca:
-        denoising = (f"The denoising autoencoder removes noise PCA cannot ({dae:.4f} against {pca:.4f}, "
+        denoising = (f"the denoising autoencoder removes noise PCA cannot ({dae:.4f} against {pca:.4f}, "
                      f"{100 * (1 - dae / pca):.0f} % less error).")
     else:
-        denoising = f"The denoising autoencoder does not beat PCA here ({dae:.4f} against {pca:.4f})."
-    print("\nIn short: with few labels the ladder network uses the unlabeled images "
+        denoising = f"the denoising autoencoder does not beat PCA here ({dae:.4f} against {pca:.4f})."
+    print(f"\nIn short: {denoising} With few labels the ladder network uses the unlabeled images "
           f"({ladder:.3f} against {lr:.3f} for LogisticRegression), {versus} ({spread:.3f}); letting the two agree and "
           f"spreading again gives {agree:.3f} ({gain.mean():+.3f}, ahead in {np.sum(gain > 0)} of "
-          f"{len(gain)} draws, {verdict}). {denoising} "
+          f"{len(gain)} draws, {verdict}). "
           f"Wall time {time.perf_counter() - start:.0f} s.")
 
 

@@ -10,11 +10,12 @@ from skae.__main__ import agreement_labels, main
 def test_demo_runs_and_prints_both_comparisons(capsys):
     main(["--draws", "1", "--max-iter", "2", "--denoising-max-iter", "2"])
     out = capsys.readouterr().out
-    assert "1. Few labels: 30 labeled training images" in out
+    assert "2. Few labels: 30 labeled training images" in out
     assert "skae AutoencoderClassifier(max_iter=2)" in out
     assert "LabelSpreading(knn) on all rows" in out
     assert "skae ladder ∧ LabelSpreading → LabelSpreading" in out
-    assert "2. Denoising" in out and "skae DenoisingAutoencoder(32)" in out
+    assert "1. Denoising" in out and "skae DenoisingAutoencoder(32)" in out
+    assert out.index("1. Denoising") < out.index("2. Few labels")  # the clear win first
     assert "nan" not in out.lower()
 
 
