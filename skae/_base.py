@@ -175,8 +175,9 @@ class BaseAutoencoder(
         """Pretrain the freshly initialised ``module_`` before the epochs (nothing by default).
 
         Called once per initialisation of the network (a fit, or the first ``partial_fit``), after
-        its conditioning is set; ``rows`` is the training data's ``_Rows`` view and ``generator``
-        the fit's CPU generator. Greedy layer-wise pretraining overrides it.
+        its conditioning is set; ``rows`` is the training rows' ``_Rows`` view (with
+        ``early_stopping``, only the rows it does not hold out) and ``generator`` the fit's CPU
+        generator. Greedy layer-wise pretraining overrides it.
         """
 
     def _set_loss_scale(self, var):
@@ -343,6 +344,8 @@ class BaseAutoencoder(
         else:
             cpu_gen = torch.Generator().manual_seed(_seed_from(self.random_state))
 
+        rows = _Rows(X)
+        early_stopping = self.early_stopping and not incremental
         if first:
             self._on_first_fit(X)
             # float32 whatever torch's default dtype is (torch.set_default_dtype(torch.float64)).
@@ -357,7 +360,9 @@ class BaseAutoencoder(
                 module.condition(torch.from_numpy(mean).float(), torch.from_numpy(scale).float())
             self._set_loss_scale(var)
             self.module_ = module.to(device)
-            self._pretrain(_Rows(X), cpu_gen, device)
+            # The rows early stopping holds out are drawn first, so that pretraining never sees them.
+            train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
+            self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
             self._optimizer = None
             self.n_iter_ = 0
             self.t_ = 0
@@ -367,6 +372,7 @@ class BaseAutoencoder(
             self.best_validation_score_ = -np.inf if (self.early_stopping and not incremental) else None
             self._no_improvement_count = 0
         else:
+            train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
             self.module_.to(device)
             if not incremental:
                 # warm_start: keep the weights, restart the optimizer and the stopping criteria.
@@ -394,21 +400,7 @@ class BaseAutoencoder(
                 int(torch.randint(2**62, (1,), generator=cpu_gen))
             )
 
-        rows = _Rows(X)
-        n = rows.n
-        train_index = None
-        val_index = None
-        early_stopping = self.early_stopping and not incremental
-        if early_stopping:
-            n_val = max(1, int(round(self.validation_fraction * n)))
-            if n - n_val < 1:
-                raise ValueError(
-                    f"early_stopping=True needs at least 2 samples to hold out a validation set, "
-                    f"got n_samples={n}."
-                )
-            perm = torch.randperm(n, generator=cpu_gen)
-            val_index, train_index = perm[:n_val], perm[n_val:]
-        n_train = n if train_index is None else train_index.numel()
+        n_train = rows.n if train_index is None else train_index.numel()
 
         self._train_epochs(
             module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen,
@@ -416,6 +408,19 @@ class BaseAutoencoder(
         )
         self._rng_state = cpu_gen.get_state()
         return self
+
+    def _hold_out(self, n, cpu_gen, early_stopping):
+        """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
+        if not early_stopping:
+            return None, None
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least 2 samples to hold out a validation set, "
+                f"got n_samples={n}."
+            )
+        perm = torch.randperm(n, generator=cpu_gen)
+        return perm[n_val:], perm[:n_val]
 
     def _train_epochs(
         self, module, rows, targets, train_index, val_index, n_train, device, autocast_dtype, cpu_gen,

@@ -33,6 +33,10 @@ class _Rows:
             rows = rows.toarray()
         return torch.from_numpy(np.ascontiguousarray(rows))
 
+    def subset(self, index):
+        """The rows at ``index`` (a CPU int64 tensor) as a view with ``take`` and ``n``, nothing copied."""
+        return _RowSubset(self, index)
+
     def slice(self, start, stop):
         """Rows ``start:stop`` as a float32 tensor (a view where possible)."""
         if self._tensor is not None:
@@ -40,6 +44,17 @@ class _Rows:
         rows = self._X[start:stop]
         rows = rows.toarray() if sp.issparse(rows) else np.array(rows, order="C")
         return torch.from_numpy(rows)
+
+
+class _RowSubset:
+    """Some rows of a :class:`_Rows`: ``take(i)`` is the i-th of them (pretraining's training rows)."""
+
+    def __init__(self, rows, index):
+        self._rows, self._index = rows, index
+        self.n = int(index.numel())
+
+    def take(self, index):
+        return self._rows.take(self._index.index_select(0, index))
 
 
 # Conditioning: the data's per-feature location and scale, learned at the first fit.

@@ -117,7 +117,8 @@ pretraining : {"autoencoder"} or None, default=None
     (the first pair with this estimator's ``loss``, the others with the squared error of the
     activations below), then the whole network is fine-tuned as usual. It runs when the
     network is initialised (``fit``, the first ``partial_fit``), not on a ``warm_start`` refit,
-    and needs the built-in network (not ``module``). None: random initialisation only.
+    on the training rows only (with ``early_stopping``, not the rows it holds out), and needs
+    the built-in network (not ``module``). None: random initialisation only.
     See the :ref:`User Guide <pretraining>`.''',
     "pretraining_max_iter": '''\
 pretraining_max_iter : int, default=10

@@ -105,6 +105,36 @@ def test_pretraining_changes_only_the_network_and_is_recorded(X):
     assert not np.allclose(plain.transform(X), ae.transform(X))
 
 
+
+def test_pretraining_never_sees_the_rows_early_stopping_holds_out(X, monkeypatch):
+    """With early_stopping, pretraining takes only the training rows: the validation score stays honest."""
+    taken, held_out = [], {}
+    real_pretrain = skae._autoencoder.pretrain_autoencoder
+    real_train = Autoencoder._train_epochs
+
+    def pretrain(module, take, n_samples, *args, **kwargs):
+        def recording_take(index):
+            rows = take(index)
+            taken.append(rows.numpy().copy())
+            return rows
+        held_out["n_pretrain"] = n_samples
+        return real_pretrain(module, recording_take, n_samples, *args, **kwargs)
+
+    def train_epochs(self, module, rows, targets, train_index, val_index, *args, **kwargs):
+        held_out["val"], held_out["train"] = val_index.numpy(), train_index.numpy()
+        return real_train(self, module, rows, targets, train_index, val_index, *args, **kwargs)
+
+    monkeypatch.setattr(skae._autoencoder, "pretrain_autoencoder", pretrain)
+    monkeypatch.setattr(Autoencoder, "_train_epochs", train_epochs)
+    ae = Autoencoder(4, hidden_layer_sizes=(16,), pretraining="autoencoder", pretraining_max_iter=2,
+                     max_iter=2, early_stopping=True, validation_fraction=0.25, random_state=0).fit(X)
+    assert ae.pretraining_loss_curves_ is not None and len(ae.validation_scores_) == 2
+    n_val = round(0.25 * len(X))
+    assert len(held_out["val"]) == n_val and held_out["n_pretrain"] == len(X) - n_val
+    seen = {row.tobytes() for batch in taken for row in batch}
+    assert seen == {X[i].tobytes() for i in held_out["train"]}  # every training row, and only those
+
+
 def test_pretrained_network_starts_fine_tuning_ahead(X):
     # Same fine-tuning budget: the pretrained network reconstructs better after the first epochs.
     params = dict(n_components=4, hidden_layer_sizes=(32, 16), max_iter=3, random_state=0)
