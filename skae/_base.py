@@ -360,9 +360,6 @@ class BaseAutoencoder(
                 module.condition(torch.from_numpy(mean).float(), torch.from_numpy(scale).float())
             self._set_loss_scale(var)
             self.module_ = module.to(device)
-            # The rows early stopping holds out are drawn first, so that pretraining never sees them.
-            train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
-            self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
             self._optimizer = None
             self.n_iter_ = 0
             self.t_ = 0
@@ -372,7 +369,6 @@ class BaseAutoencoder(
             self.best_validation_score_ = -np.inf if (self.early_stopping and not incremental) else None
             self._no_improvement_count = 0
         else:
-            train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
             self.module_.to(device)
             if not incremental:
                 # warm_start: keep the weights, restart the optimizer and the stopping criteria.
@@ -382,6 +378,10 @@ class BaseAutoencoder(
                 if self.early_stopping:
                     self.validation_scores_ = []
                     self.best_validation_score_ = -np.inf
+        # The rows early stopping holds out are drawn before pretraining, which never sees them.
+        train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
+        if first:
+            self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
         module = self.module_
         if getattr(self, "_optimizer", None) is None:
             self._optimizer = self._new_optimizer(module)
