@@ -48,7 +48,7 @@ from sklearn.neighbors import NearestNeighbors  # noqa: E402
 from sklearn.semi_supervised import LabelSpreading  # noqa: E402
 
 from skae import AutoencoderClassifier, ContractiveAutoencoder  # noqa: E402
-from skae.__main__ import agreement_labels  # noqa: E402
+from skae.__main__ import agreement_labels, draw_labels  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -180,14 +180,6 @@ def lp_iter(X, y_semi, X_test, seed, rounds=4, steps=300, noise=0.3, batch=128):
     return spread.predict(E_test)
 
 
-def draw_labels(y, seed, per_class):
-    rng = np.random.RandomState(seed)
-    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
-    y_semi = np.full_like(y, -1)
-    y_semi[keep] = y[keep]
-    return y_semi
-
-
 def main():
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--split", choices=("val", "test"), default="val")
@@ -230,7 +222,7 @@ def main():
     for seed in seeds:
         tangents = timed("tangent", fit_tangents, seed) if "tangent" in wanted else None
         for per in args.labels_per_class:
-            y_semi = draw_labels(y_fit, seed, per)
+            y_semi, _ = draw_labels(y_fit, per, seed)
             spread = timed("ls", spreading, X_fit, y_semi)
             acc[per, "ls"].append(spread.score(X_eval, y_eval))
             if {"ls2", "agree_ls2"} & set(wanted):

@@ -51,6 +51,18 @@ def agreement_labels(y_semi, first, second, unlabeled=-1):
     return y_new
 
 
+def draw_labels(y, per_class, seed):
+    """``(y_semi, keep)``: ``per_class`` rows of each class drawn with ``seed`` keep their label, the rest -1.
+
+    ``keep`` holds the kept rows' indices, class by class.
+    """
+    rng = np.random.RandomState(seed)
+    keep = np.concatenate([rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in np.unique(y)])
+    y_semi = np.full_like(y, -1)
+    y_semi[keep] = y[keep]
+    return y_semi, keep
+
+
 def _spreading():
     return make_pipeline(MinMaxScaler(), LabelSpreading(kernel="knn", n_neighbors=10))
 
@@ -68,12 +80,7 @@ def _few_labels(X_train, y_train, X_test, y_test, per_class, draws, max_iter):
         return model
 
     for seed in draws:
-        rng = np.random.RandomState(seed)
-        keep = np.concatenate(
-            [rng.choice(np.flatnonzero(y_train == c), per_class, replace=False) for c in np.unique(y_train)]
-        )
-        y_semi = np.full_like(y_train, -1)
-        y_semi[keep] = y_train[keep]
+        y_semi, keep = draw_labels(y_train, per_class, seed)
         timed(names[0], lambda: make_pipeline(MinMaxScaler(), LogisticRegression(max_iter=2000)).fit(
             X_train[keep], y_train[keep]))
         spread = timed(SPREAD, lambda: _spreading().fit(X_train, y_semi))

@@ -365,8 +365,8 @@ class BaseAutoencoder(
             self.t_ = 0
             self.loss_curve_ = []
             self.best_loss_ = np.inf
-            self.validation_scores_ = [] if (self.early_stopping and not incremental) else None
-            self.best_validation_score_ = -np.inf if (self.early_stopping and not incremental) else None
+            self.validation_scores_ = [] if early_stopping else None
+            self.best_validation_score_ = -np.inf if early_stopping else None
             self._no_improvement_count = 0
         else:
             self.module_.to(device)
