@@ -59,7 +59,7 @@ from sklearn.semi_supervised import LabelSpreading  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 from skae import AutoencoderClassifier, ContractiveAutoencoder  # noqa: E402
-from skae.__main__ import agreement_labels, draw_labels  # noqa: E402
+from skae.__main__ import agreement_labels, class_mass_labels, draw_labels  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
@@ -74,17 +74,9 @@ def spreading(X, y_semi, kernel="knn"):
     return LabelSpreading(kernel=kernel).fit(X, y_semi)
 
 
-def class_mass_labels(spread, X, y_semi, n_rounds=30):
+def ls2_labels_of(spread, X, y_semi):
     """LS2's labels: LabelSpreading's probabilities scaled to the labeled rows' class proportions."""
-    P = spread.predict_proba(X)
-    labeled = y_semi >= 0
-    prior = np.bincount(y_semi[labeled], minlength=P.shape[1]) / labeled.sum()
-    for _ in range(n_rounds):
-        P = P * (prior / np.maximum(P.mean(axis=0), 1e-12))
-        P /= P.sum(axis=1, keepdims=True)
-    labels = P.argmax(axis=1)
-    labels[labeled] = y_semi[labeled]
-    return labels
+    return class_mass_labels(spread.predict_proba(X), y_semi, spread.classes_)
 
 
 class TangentKNNKernel:
@@ -241,7 +233,7 @@ def main():
             spread = timed("ls", spreading, X_fit, y_semi)
             acc[per, "ls"].append(spread.score(X_eval, y_eval))
             if {"ls2", "agree_ls2", "ens_ls2", "ls2_svc", "agree_ls2_svc"} & set(wanted):
-                ls2_labels = timed("ls2", class_mass_labels, spread, X_fit, y_semi)
+                ls2_labels = timed("ls2", ls2_labels_of, spread, X_fit, y_semi)
                 ls2_spread = timed("ls2", spreading, X_fit, ls2_labels)
             if "ls2" in wanted:
                 acc[per, "ls2"].append(ls2_spread.score(X_eval, y_eval))

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.semi_supervised import LabelSpreading
 
-from skae.__main__ import agreement_labels, main
+from skae.__main__ import agreement_labels, class_mass_labels, main
 
 
 def test_demo_runs_and_prints_both_comparisons(capsys):
@@ -14,6 +14,7 @@ def test_demo_runs_and_prints_both_comparisons(capsys):
     assert "skae AutoencoderClassifier(max_iter=2)" in out
     assert "LabelSpreading(knn) on all rows" in out
     assert "skae ladder ∧ LabelSpreading → LabelSpreading" in out
+    assert "sklearn: LabelSpreading class-balanced → SVC" in out  # scikit-learn's strongest route, beside
     assert "1. Denoising" in out and "skae DenoisingAutoencoder(32)" in out
     assert out.index("1. Denoising") < out.index("2. Few labels")  # the clear win first
     assert "nan" not in out.lower()
@@ -40,3 +41,25 @@ def test_agreement_with_the_spreading_itself_is_its_transduction():
     assert np.mean(y_new != -1) > 0.95
     refit = LabelSpreading(kernel="knn", n_neighbors=10).fit(X, y_new)
     assert refit.score(X[30:], y[30:]) >= spread.score(X[30:], y[30:]) - 0.02
+
+
+def test_class_mass_labels_match_the_labeled_rows_class_shares():
+    """Probabilities that favour one class everywhere: after class-mass normalisation the predicted
+    classes take the labeled rows' shares (here equal), labeled rows keep their label, and the order
+    within a class column decides (the rows most probable for a class get it)."""
+    rng = np.random.RandomState(0)
+    n, classes = 300, np.array([3, 5, 7])
+    true = rng.randint(3, size=n)
+    P = np.full((n, 3), 0.1)
+    P[np.arange(n), true] += 0.3
+    P[:, 0] += 0.5  # every row leans to class 3
+    P /= P.sum(axis=1, keepdims=True)
+    y_semi = np.full(n, -1)
+    y_semi[:6] = classes[[0, 1, 2, 0, 1, 2]]
+    P_before, y_before = P.copy(), y_semi.copy()
+    labels = class_mass_labels(P, y_semi, classes)
+    assert np.all(classes[P.argmax(axis=1)] == 3)  # without normalisation: one class for all
+    np.testing.assert_array_equal(labels[:6], y_semi[:6])
+    np.testing.assert_array_equal(labels[6:], classes[true[6:]])
+    np.testing.assert_array_equal(P, P_before)
+    np.testing.assert_array_equal(y_semi, y_before)
