@@ -44,9 +44,10 @@ def test_agreement_with_the_spreading_itself_is_its_transduction():
 
 
 def test_class_mass_labels_match_the_labeled_rows_class_shares():
-    """Probabilities that favour one class everywhere: after class-mass normalisation the predicted
-    classes take the labeled rows' shares (here equal), labeled rows keep their label, and the order
-    within a class column decides (the rows most probable for a class get it)."""
+    """Probabilities that lean to one class in every row, on top of each row's own class: the argmax
+    gives that class to all, while after rescaling every column to the labeled rows' class shares (here
+    equal, as the true shares nearly are) each unlabeled row gets its own class back; labeled rows keep
+    their label and neither input is modified."""
     rng = np.random.RandomState(0)
     n, classes = 300, np.array([3, 5, 7])
     true = rng.randint(3, size=n)
