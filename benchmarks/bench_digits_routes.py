@@ -9,7 +9,8 @@ route of a draw on the same labels in the same run, so that nobody has to rebuil
   probabilities to the labeled rows' class proportions (Zhu et al. 2003), whose argmax labels every
   row for a second LabelSpreading;
 - ``agree``: the demo's route: the rows where LabelSpreading and skae's AutoencoderClassifier (the
-  ladder, 40 epochs) agree become labeled, and LabelSpreading runs again;
+  ladder, 40 epochs unless --ladder-max-iter says otherwise) agree become labeled, and LabelSpreading
+  runs again;
 - ``agree_ls2``: the same with LS2's labels in place of LabelSpreading's;
 - ``ladder``: the ladder alone (its ``predict``), for reference;
 - ``ens_ls2``: the ladder's class probabilities on the evaluated rows added to those of the LS2
@@ -31,7 +32,7 @@ route of a draw on the same labels in the same run, so that nobody has to rebuil
 Splits: ``--split val`` splits the demo's 1297 training rows again (997 fitting rows, 300 validation
 rows, stratified, random_state=1) with label draws 100, 101, ...; ``--split val2`` is a second
 partition of all the digits into 1297 / 500 (random_state=1), the demo's sizes, with draws 200, 201,
-... (its rows overlap the demo's test rows, its labels draws do not); ``--split test`` is the demo's
+... (its rows overlap the demo's test rows, its label draws do not); ``--split test`` is the demo's
 split (1297 / 500) with draws 0, 1, ... A route is to be chosen on ``val`` or ``val2`` and confirmed
 on ``test``. ``val`` has 300 fewer rows to learn from, which handicaps the network routes.
 
