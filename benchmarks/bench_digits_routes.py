@@ -251,11 +251,11 @@ def main():
             if "agree" in wanted:
                 agreed = agreement_labels(y_semi, spread.transduction_, ladder_labels)
                 acc[per, "agree"].append(timed("agree", spreading, X_fit, agreed).score(X_eval, y_eval))
-            if "agree_ls2" in wanted:
+            if {"agree_ls2", "agree_ls2_svc"} & set(wanted):
                 agreed = agreement_labels(y_semi, ls2_labels, ladder_labels)
+            if "agree_ls2" in wanted:
                 acc[per, "agree_ls2"].append(timed("agree_ls2", spreading, X_fit, agreed).score(X_eval, y_eval))
             if "agree_ls2_svc" in wanted:
-                agreed = agreement_labels(y_semi, ls2_labels, ladder_labels)
                 kept = agreed >= 0
                 svc = timed("agree_ls2_svc", SVC().fit, X_fit[kept], agreed[kept])
                 acc[per, "agree_ls2_svc"].append(svc.score(X_eval, y_eval))
