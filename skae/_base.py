@@ -375,7 +375,7 @@ class BaseAutoencoder(
                 self._optimizer = None
                 self.loss_curve_ = list(self.loss_curve_)
                 self._no_improvement_count = 0
-                if self.early_stopping:
+                if early_stopping:
                     self.validation_scores_ = []
                     self.best_validation_score_ = -np.inf
         # The rows early stopping holds out are drawn before pretraining, which never sees them.
