@@ -105,7 +105,6 @@ def test_pretraining_changes_only_the_network_and_is_recorded(X):
     assert not np.allclose(plain.transform(X), ae.transform(X))
 
 
-
 def test_pretraining_never_sees_the_rows_early_stopping_holds_out(X, monkeypatch):
     """With early_stopping, pretraining takes only the training rows: the validation score stays honest."""
     taken, held_out = [], {}
