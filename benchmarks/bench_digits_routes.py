@@ -27,7 +27,13 @@ route of a draw on the same labels in the same run, so that nobody has to rebuil
   (Weston et al. 2008), Gaussian input noise;
 - ``lp_iter``: a *prototype in raw torch, not in skae*: label propagation on the network's own
   embedding, iterated (Iscen et al. 2019): LabelSpreading's labels, weighted by certainty and class,
-  train the MLP; LabelSpreading on its normalised embedding gives the next round's labels.
+  train the MLP; LabelSpreading on its normalised embedding gives the next round's labels;
+- ``student``: the demo's skae route (``skae.__main__.balanced_student``): the demo's LabelSpreading
+  (MinMax-scaled pixels), class-mass normalised as in ``ls2``, labels every training row; a
+  convolutional AutoencoderClassifier (a DenoisingAutoencoder on ConvAutoencoderModule, 40 epochs
+  unless --student-max-iter says otherwise) learns those labels from the rows and their four one-pixel
+  shifts, the given labels counted ten times, and predicts the evaluated rows (a noisy student,
+  Xie et al. 2020, with one round: more rounds did not help on ``val2``).
 
 Splits: ``--split val`` splits the demo's 1297 training rows again (997 fitting rows, 300 validation
 rows, stratified, random_state=1) with label draws 100, 101, ...; ``--split val2`` is a second
@@ -60,12 +66,12 @@ from sklearn.semi_supervised import LabelSpreading  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 from skae import AutoencoderClassifier, ContractiveAutoencoder  # noqa: E402
-from skae.__main__ import agreement_labels, class_mass_labels, draw_labels  # noqa: E402
+from skae.__main__ import _spreading, agreement_labels, balanced_student, class_mass_labels, draw_labels  # noqa: E402
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 ROUTES = ("ls", "ls2", "agree", "agree_ls2", "ladder", "ens_ls2", "ls2_svc", "agree_ls2_svc", "tangent", "graph_mlp",
-          "lp_iter")
+          "lp_iter", "student")
 N_NEIGHBORS = 10
 
 
@@ -192,6 +198,7 @@ def main():
     p.add_argument("--draws", type=int, default=5)
     p.add_argument("--routes", nargs="+", choices=ROUTES, default=list(ROUTES))
     p.add_argument("--ladder-max-iter", type=int, default=40, help="the ladder's epochs (the demo's 40)")
+    p.add_argument("--student-max-iter", type=int, default=40, help="the student's epochs (the demo's 40)")
     p.add_argument("--tangent-directions", type=int, default=2)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = p.parse_args()
@@ -222,6 +229,11 @@ def main():
 
     def ladder_fit(y_semi, seed):
         return AutoencoderClassifier(max_iter=args.ladder_max_iter, random_state=seed).fit(X_fit, y_semi)
+
+    def student_fit(y_semi, seed):  # the demo's route, its own LabelSpreading included
+        teacher = _spreading().fit(X_fit, y_semi)
+        labels = class_mass_labels(teacher.predict_proba(X_fit), y_semi, teacher.classes_)
+        return balanced_student(X_fit, y_semi, labels, max_iter=args.student_max_iter, random_state=seed)
 
     def fit_tangents(seed):  # one ContractiveAutoencoder per draw's seed, labels unused
         cae = ContractiveAutoencoder(random_state=seed).fit(X_fit)
@@ -262,6 +274,8 @@ def main():
             if "tangent" in wanted:
                 m = timed("tangent", spreading, tangents[0], y_semi, kernel=TangentKNNKernel(X.shape[1]))
                 acc[per, "tangent"].append(m.score(tangents[1], y_eval))
+            if "student" in wanted:
+                acc[per, "student"].append(timed("student", student_fit, y_semi, seed).score(X_eval, y_eval))
             for route, fn in (("graph_mlp", graph_mlp), ("lp_iter", lp_iter)):
                 if route in wanted:
                     pred = timed(route, fn, X_fit, y_semi, X_eval, seed)
@@ -286,7 +300,8 @@ def main():
              "test": "the demo's: 1297 training rows, 500 test rows"}[args.split]
     record("Digits, few labels: candidate routes against LabelSpreading (bench_digits_routes)", body, args,
            notes=f"split {split}; label draws {seeds.start}-{seeds.stop - 1}; "
-                 f"ladder {args.ladder_max_iter} epochs; {args.tangent_directions} tangent directions; "
+                 f"ladder {args.ladder_max_iter} epochs; student {args.student_max_iter} epochs; "
+                 f"{args.tangent_directions} tangent directions; "
                  f"{time.perf_counter() - start:.0f} s in all")
 
 

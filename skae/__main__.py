@@ -34,6 +34,7 @@ from sklearn.semi_supervised import LabelSpreading
 from sklearn.svm import SVC
 
 from . import AutoencoderClassifier, DenoisingAutoencoder, __version__
+from .modules import ConvAutoencoderModule
 
 LADDER = "skae AutoencoderClassifier() (ladder)"
 
@@ -88,6 +89,49 @@ def draw_labels(y, per_class, seed):
     y_semi = np.full_like(y, -1)
     y_semi[keep] = y[keep]
     return y_semi, keep
+
+
+def shifted_copies(X, image_shape):
+    """The rows of ``X`` as images, then the same images moved by one pixel right, left, down and up.
+
+    Returns ``5 * len(X)`` rows: ``X`` itself, then its four shifts in that order; the pixels moved out
+    of the frame are dropped and those moved in are 0 (the digits' background). ``X`` is not modified.
+    """
+    X = np.asarray(X)
+    images = X.reshape(len(X), *image_shape)
+    copies = [X]
+    for axis, step in ((2, 1), (2, -1), (1, 1), (1, -1)):
+        moved = np.zeros_like(images)
+        into, out_of = [slice(None)] * 3, [slice(None)] * 3
+        into[axis], out_of[axis] = (slice(1, None), slice(None, -1)) if step == 1 else (slice(None, -1), slice(1, None))
+        moved[tuple(into)] = images[tuple(out_of)]
+        copies.append(moved.reshape(len(X), -1))
+    return np.concatenate(copies)
+
+
+def balanced_student(X, y_semi, labels, *, image_shape=(8, 8), labeled_copies=10, max_iter=40, random_state=None,
+                     unlabeled=-1):
+    """A convolutional AutoencoderClassifier fitted on every row's label, on shifted copies of the images.
+
+    ``labels`` holds a label for every row of ``X`` (e.g. :func:`class_mass_labels` of LabelSpreading's
+    probabilities, which keeps the given labels of ``y_semi``); the rows that ``y_semi`` labels enter
+    ``labeled_copies`` times, so that the given labels weigh more than the propagated ones, and every row
+    enters with its four one-pixel shifts (:func:`shifted_copies`), which teaches the network what the
+    nearest-neighbour graph cannot: a digit moved by a pixel is the same digit. The network is a
+    :class:`~skae.DenoisingAutoencoder` (Gaussian noise, 32 codes) on
+    :class:`~skae.modules.ConvAutoencoderModule` under the classifier's head; settings chosen on a
+    validation partition of the digits, not on the demo's test rows (``benchmarks/bench_digits_routes.py``,
+    route ``student``).
+    """
+    labels = np.asarray(labels)
+    given = np.flatnonzero(np.asarray(y_semi) != unlabeled)
+    rows = np.concatenate([np.arange(len(X))] + [given] * (labeled_copies - 1))
+    autoencoder = DenoisingAutoencoder(
+        n_components=32, noise="gaussian", noise_level=0.5, module=ConvAutoencoderModule,
+        module_params={"image_shape": tuple(image_shape), "channels": (32, 64)},
+    )
+    student = AutoencoderClassifier(autoencoder, max_iter=max_iter, random_state=random_state)
+    return student.fit(shifted_copies(np.asarray(X)[rows], image_shape), np.tile(labels[rows], 5))
 
 
 def _spreading():
