@@ -6,16 +6,17 @@ same run, the clear win first:
 1. *Denoising.* Digits with Gaussian noise: PCA reconstructions (the best of several code sizes, chosen on
    the test set in PCA's favour) against a DenoisingAutoencoder, both fitted on noisy training images.
 2. *Few labels.* 3 labeled images per class, the rest unlabeled (``-1``): LogisticRegression on the 30
-   labeled rows, scikit-learn's LabelSpreading on all rows, skae's AutoencoderClassifier (a ladder
-   network trained on all rows, 40 epochs), and the two together: the unlabeled rows on which
-   LabelSpreading and the ladder agree become labeled, and LabelSpreading runs again (co-training by
-   agreement); beside them scikit-learn's strongest route measured on these images: LabelSpreading's
-   labels rebalanced to the labeled rows' class shares (class-mass normalisation), then an SVC fitted
-   on them. Mean and sd of the test accuracy over three label draws (seeds 0, 1, 2). On these
-   64-pixel images LabelSpreading's nearest-neighbour graph is already good: the ladder alone stays
-   behind it, the agreement route is ahead of it by less than the spread over draws, and the
-   scikit-learn two-step route is ahead of both (see ``benchmarks/RESULTS.md``); on MNIST's 784 pixels
-   the ladder wins by far (see the User Guide).
+   labeled rows; scikit-learn's LabelSpreading on all rows; scikit-learn's strongest route measured on
+   these images, LabelSpreading's labels rebalanced to the labeled rows' class shares (class-mass
+   normalisation), then an SVC fitted on them; and skae's: the same rebalanced labels teach a
+   convolutional AutoencoderClassifier, on the images and their one-pixel shifts, the given labels
+   counted ten times (:func:`balanced_student`, a noisy student). Mean and sd of the test accuracy over
+   three label draws (seeds 0, 1, 2). The nearest-neighbour graph finds the labels; the network adds
+   what the graph cannot know, that a digit moved by a pixel is the same digit. ``--with-ladder`` adds
+   skae's default AutoencoderClassifier (a ladder network, no teacher), which on these 64-pixel images
+   stays behind LabelSpreading and on MNIST's 784 pixels wins by far (see the User Guide), and its
+   agreement with LabelSpreading. Five-draw figures on this split and on a second one:
+   ``benchmarks/bench_digits_routes.py`` and ``benchmarks/RESULTS.md``.
 """
 
 import argparse
@@ -42,6 +43,8 @@ LADDER = "skae AutoencoderClassifier() (ladder)"
 SPREAD = "LabelSpreading(knn) on all rows"
 AGREE = "skae ladder ∧ LabelSpreading → LabelSpreading"
 BALANCED = "sklearn: LabelSpreading class-balanced → SVC"
+STUDENT = "skae: LabelSpreading class-balanced → conv AutoencoderClassifier"
+WIDTH = len(STUDENT)
 
 
 def agreement_labels(y_semi, first, second, unlabeled=-1):
@@ -98,6 +101,9 @@ def shifted_copies(X, image_shape):
     of the frame are dropped and those moved in are 0 (the digits' background). ``X`` is not modified.
     """
     X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != np.prod(image_shape):
+        raise ValueError(f"X has shape {X.shape}; rows of image_shape={tuple(image_shape)} need "
+                         f"{int(np.prod(image_shape))} features.")
     images = X.reshape(len(X), *image_shape)
     copies = [X]
     for axis, step in ((2, 1), (2, -1), (1, 1), (1, -1)):
@@ -124,6 +130,9 @@ def balanced_student(X, y_semi, labels, *, image_shape=(8, 8), labeled_copies=10
     route ``student``).
     """
     labels = np.asarray(labels)
+    if len(labels) != len(X) or len(y_semi) != len(X):
+        raise ValueError(f"X has {len(X)} rows, but labels has {len(labels)} and y_semi {len(y_semi)}: "
+                         "balanced_student needs one of each per row.")
     given = np.flatnonzero(np.asarray(y_semi) != unlabeled)
     rows = np.concatenate([np.arange(len(X))] + [given] * (labeled_copies - 1))
     autoencoder = DenoisingAutoencoder(
@@ -138,8 +147,10 @@ def _spreading():
     return make_pipeline(MinMaxScaler(), LabelSpreading(kernel="knn", n_neighbors=10))
 
 
-def _few_labels(X_train, y_train, X_test, y_test, per_class, draws, max_iter):
-    names = ["LogisticRegression on the labeled rows", SPREAD, BALANCED, LADDER, AGREE]
+def _few_labels(X_train, y_train, X_test, y_test, per_class, draws, student_max_iter, ladder_max_iter=None):
+    names = ["LogisticRegression on the labeled rows", SPREAD, BALANCED, STUDENT]
+    if ladder_max_iter is not None:
+        names += [LADDER, AGREE]
     scores = {name: [] for name in names}
     seconds = dict.fromkeys(names, 0.0)
 
@@ -155,18 +166,29 @@ def _few_labels(X_train, y_train, X_test, y_test, per_class, draws, max_iter):
         timed(names[0], lambda: make_pipeline(MinMaxScaler(), LogisticRegression(max_iter=2000)).fit(
             X_train[keep], y_train[keep]))
         spread = timed(SPREAD, lambda: _spreading().fit(X_train, y_semi))
-        # scikit-learn's strongest route measured (benchmarks/bench_digits_routes.py, ls2_svc):
-        # LabelSpreading's labels rebalanced to the labeled rows' class shares, then an SVC on them.
-        timed(BALANCED, lambda: make_pipeline(MinMaxScaler(), SVC()).fit(X_train, class_mass_labels(
-            spread.predict_proba(X_train), y_semi, spread.classes_)))
-        ladder = timed(LADDER, lambda: AutoencoderClassifier(max_iter=max_iter, random_state=seed).fit(
-            X_train, y_semi))
-        # Co-training by agreement: the rows on which LabelSpreading and the ladder agree become
-        # labeled, and LabelSpreading runs again from that larger labeled set. Its time includes both.
-        timed(AGREE, lambda: _spreading().fit(X_train, agreement_labels(
-            y_semi, spread[-1].transduction_, ladder.predict(X_train))))
-    seconds[AGREE] += seconds[SPREAD] + seconds[LADDER]
-    seconds[BALANCED] += seconds[SPREAD]
+        start = time.perf_counter()
+        # LabelSpreading's labels for every training row, rebalanced to the labeled rows' class shares.
+        labels = class_mass_labels(spread.predict_proba(X_train), y_semi, spread.classes_)
+        shared = time.perf_counter() - start
+        seconds[BALANCED] += shared
+        seconds[STUDENT] += shared
+        # scikit-learn's strongest route measured (benchmarks/bench_digits_routes.py, ls2_svc): an SVC on them.
+        timed(BALANCED, lambda: make_pipeline(MinMaxScaler(), SVC()).fit(X_train, labels))
+        # skae's: a convolutional AutoencoderClassifier learns them from the images and their shifts.
+        timed(STUDENT, lambda: balanced_student(X_train, y_semi, labels, max_iter=student_max_iter,
+                                                random_state=seed))
+        if ladder_max_iter is not None:
+            ladder = timed(LADDER, lambda: AutoencoderClassifier(max_iter=ladder_max_iter, random_state=seed).fit(
+                X_train, y_semi))
+            # Co-training by agreement: the rows on which LabelSpreading and the ladder agree become
+            # labeled, and LabelSpreading runs again from that larger labeled set. Its time includes both.
+            timed(AGREE, lambda: _spreading().fit(X_train, agreement_labels(
+                y_semi, spread[-1].transduction_, ladder.predict(X_train))))
+    for name in (BALANCED, STUDENT, AGREE):
+        if name in seconds:
+            seconds[name] += seconds[SPREAD]
+    if ladder_max_iter is not None:
+        seconds[AGREE] += seconds[LADDER]
     return scores, seconds
 
 
@@ -198,9 +220,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m skae", description=__doc__.splitlines()[0])
     parser.add_argument("--labels-per-class", type=int, default=3)
     parser.add_argument("--draws", type=int, default=3, help="label draws (seeds 0, 1, ...) to average")
+    parser.add_argument("--student-max-iter", type=int, default=40,
+                        help="epochs of skae's AutoencoderClassifier on LabelSpreading's labels (default 40)")
+    parser.add_argument("--with-ladder", action="store_true",
+                        help="also skae's default AutoencoderClassifier (a ladder network) alone and its agreement "
+                             "with LabelSpreading (about 9 s a draw more)")
     parser.add_argument(
         "--max-iter", type=int, default=40,
-        help="epochs of the ladder network (default 40, to keep the demo under a minute; its own default is 200)",
+        help="with --with-ladder, epochs of the ladder network (default 40; its own default is 200)",
     )
     parser.add_argument("--noise", type=float, default=0.25, help="noise std on pixels in [0, 1]")
     parser.add_argument("--denoising-max-iter", type=int, default=200,
@@ -219,49 +246,57 @@ def main(argv=None):
         denoise = _denoising(X_train, X_test, args.noise, seed=0, max_iter=args.denoising_max_iter)
         print(f"\n1. Denoising: Gaussian noise of std {args.noise} on the pixels (in [0, 1]); mean squared "
               "error of the cleaned test images")
-        print(f"   {'model':<48} {'error':>9} {'':>20} {'fit s':>7}")
+        print(f"   {'model':<{WIDTH}} {'error':>9} {'':>20} {'fit s':>7}")
         for name, (err, sec, note) in denoise.items():
-            print(f"   {name:<48} {err:>9.4f} {note:>20} {sec:>7.1f}", flush=True)
+            print(f"   {name:<{WIDTH}} {err:>9.4f} {note:>20} {sec:>7.1f}", flush=True)
         scores, seconds = _few_labels(
-            X_train, y_train, X_test, y_test, args.labels_per_class, range(args.draws), args.max_iter
+            X_train, y_train, X_test, y_test, args.labels_per_class, range(args.draws), args.student_max_iter,
+            ladder_max_iter=args.max_iter if args.with_ladder else None,
         )
 
     n_labels = 10 * args.labels_per_class
     print(f"\n2. Few labels: {n_labels} labeled training images, the rest unlabeled "
           f"(test accuracy, mean of {args.draws} label draws)")
-    print(f"   {'model':<48} {'accuracy':>9} {'sd':>6} {'min':>6} {'max':>6} {'fit s':>7}")
+    print(f"   {'model':<{WIDTH}} {'accuracy':>9} {'sd':>6} {'min':>6} {'max':>6} {'fit s':>7}")
     for name, vals in scores.items():
-        label = name if name != LADDER else f"skae AutoencoderClassifier(max_iter={args.max_iter})"
-        print(f"   {label:<48} {np.mean(vals):>9.3f} {np.std(vals):>6.3f} {min(vals):>6.3f} {max(vals):>6.3f} "
+        label = name if name != LADDER else f"skae AutoencoderClassifier(max_iter={args.max_iter}) (ladder)"
+        print(f"   {label:<{WIDTH}} {np.mean(vals):>9.3f} {np.std(vals):>6.3f} {min(vals):>6.3f} {max(vals):>6.3f} "
               f"{seconds[name] / len(vals):>7.1f}")
-    ladder = np.mean(scores[LADDER])
-    lr = np.mean(scores["LogisticRegression on the labeled rows"])
-    spread = np.mean(scores[SPREAD])
     pca, dae = denoise["PCA, best of K = 8/16/24/32"][0], denoise["skae DenoisingAutoencoder(32)"][0]
-    agree = np.mean(scores[AGREE])
-    gain = np.asarray(scores[AGREE]) - np.asarray(scores[SPREAD])
-    versus = ("but on these 64-pixel digits LabelSpreading's neighbour graph is better" if ladder < spread
-              else "and beats LabelSpreading")
-    if len(gain) < 2:
-        verdict = "one draw: no spread to compare with"
-    elif gain.mean() > max(np.std(scores[AGREE]), np.std(scores[SPREAD])):
-        verdict = "more than one sd of either route's draws"
-    else:
-        verdict = "within the spread over label draws"
-    balanced = np.mean(scores[BALANCED])
-    balanced_note = (f"scikit-learn alone, rebalancing LabelSpreading's labels to the labeled classes' shares and "
-                     f"fitting an SVC on them, gets {balanced:.3f}, "
-                     + ("more than" if balanced > agree else "no more than") + " the agreement route.")
     if dae < pca:
         denoising = (f"the denoising autoencoder removes noise PCA cannot ({dae:.4f} against {pca:.4f}, "
                      f"{100 * (1 - dae / pca):.0f} % less error).")
     else:
         denoising = f"the denoising autoencoder does not beat PCA here ({dae:.4f} against {pca:.4f})."
-    print(f"\nIn short: {denoising} With few labels the ladder network uses the unlabeled images "
-          f"({ladder:.3f} against {lr:.3f} for LogisticRegression), {versus} ({spread:.3f}); letting the two agree and "
-          f"spreading again gives {agree:.3f} ({gain.mean():+.3f}, ahead in {np.sum(gain > 0)} of "
-          f"{len(gain)} draws, {verdict}). {balanced_note} "
+    print(f"\nIn short: {denoising} {_few_labels_summary(scores, n_labels)} "
           f"Wall time {time.perf_counter() - start:.0f} s.")
+
+
+def _versus(scores, route, baseline):
+    """How ``route`` compares with ``baseline``, draw by draw, in words."""
+    gain = np.asarray(scores[route]) - np.asarray(scores[baseline])
+    if len(gain) < 2:
+        verdict = "one draw: no spread to compare with"
+    elif gain.mean() > max(np.std(scores[route]), np.std(scores[baseline])):
+        verdict = "more than one sd of either route's draws"
+    else:
+        verdict = "within the spread over label draws"
+    return f"{gain.mean():+.3f}, ahead in {np.sum(gain > 0)} of {len(gain)} draws, {verdict}"
+
+
+def _few_labels_summary(scores, n_labels):
+    lr = np.mean(scores["LogisticRegression on the labeled rows"])
+    spread, balanced, student = (np.mean(scores[name]) for name in (SPREAD, BALANCED, STUDENT))
+    text = (f"With {n_labels} labels LogisticRegression reaches {lr:.3f}, LabelSpreading {spread:.3f} and "
+            f"scikit-learn's two-step route (LabelSpreading's labels rebalanced to the labeled classes' shares, "
+            f"then an SVC) {balanced:.3f}; skae's convolutional AutoencoderClassifier, taught the same labels "
+            f"on the images and their one-pixel shifts, reaches {student:.3f} ({_versus(scores, STUDENT, SPREAD)} "
+            f"against LabelSpreading; {_versus(scores, STUDENT, BALANCED)} against the SVC).")
+    if LADDER in scores:
+        ladder, agree = np.mean(scores[LADDER]), np.mean(scores[AGREE])
+        text += (f" The ladder alone, with no teacher, gets {ladder:.3f}, and the rows where it agrees with "
+                 f"LabelSpreading, spread again, {agree:.3f} ({_versus(scores, AGREE, SPREAD)}).")
+    return text
 
 
 if __name__ == "__main__":

@@ -1,23 +1,89 @@
 """``python -m skae``: the README's first command runs and prints both comparisons."""
 
 import numpy as np
+import pytest
 from sklearn.datasets import load_digits
 from sklearn.semi_supervised import LabelSpreading
 
-from skae.__main__ import agreement_labels, class_mass_labels, main
+import skae.__main__ as skae_main
+from skae.__main__ import agreement_labels, balanced_student, class_mass_labels, main, shifted_copies
 
 
 def test_demo_runs_and_prints_both_comparisons(capsys):
-    main(["--draws", "1", "--max-iter", "2", "--denoising-max-iter", "2"])
+    main(["--draws", "2", "--student-max-iter", "2", "--denoising-max-iter", "2"])
     out = capsys.readouterr().out
     assert "2. Few labels: 30 labeled training images" in out
-    assert "skae AutoencoderClassifier(max_iter=2)" in out
     assert "LabelSpreading(knn) on all rows" in out
-    assert "skae ladder ∧ LabelSpreading → LabelSpreading" in out
     assert "sklearn: LabelSpreading class-balanced → SVC" in out  # scikit-learn's strongest route, beside
+    assert "skae: LabelSpreading class-balanced → conv AutoencoderClassifier" in out
+    assert "against LabelSpreading" in out and "against the SVC" in out
+    assert "ladder" not in out  # only with --with-ladder
     assert "1. Denoising" in out and "skae DenoisingAutoencoder(32)" in out
     assert out.index("1. Denoising") < out.index("2. Few labels")  # the clear win first
     assert "nan" not in out.lower()
+
+
+def test_demo_with_the_ladder_adds_it_and_its_agreement_route(capsys):
+    main(["--draws", "1", "--student-max-iter", "1", "--max-iter", "2", "--denoising-max-iter", "1",
+          "--with-ladder"])
+    out = capsys.readouterr().out
+    assert "skae AutoencoderClassifier(max_iter=2) (ladder)" in out
+    assert "skae ladder ∧ LabelSpreading → LabelSpreading" in out
+    assert "one draw: no spread to compare with" in out
+    assert "nan" not in out.lower()
+
+
+def test_shifted_copies_move_each_image_by_one_pixel_with_zero_fill():
+    X = np.array([[1.0, 2, 3, 4, 5, 6]])  # one 2 x 3 image: rows [1 2 3] and [4 5 6]
+    before = X.copy()
+    copies = shifted_copies(X, (2, 3))
+    np.testing.assert_array_equal(copies, [
+        [1, 2, 3, 4, 5, 6],  # the image itself
+        [0, 1, 2, 0, 4, 5],  # right
+        [2, 3, 0, 5, 6, 0],  # left
+        [0, 0, 0, 1, 2, 3],  # down
+        [4, 5, 6, 0, 0, 0],  # up
+    ])
+    np.testing.assert_array_equal(X, before)
+    with pytest.raises(ValueError, match=r"image_shape=\(8, 8\) need 64 features"):
+        shifted_copies(np.zeros((3, 63)), (8, 8))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_balanced_student_generalises_from_every_rows_label():
+    """Every training row labeled (here by its true label, as a perfect teacher would): the student
+    predicts held-out digits; mismatched lengths are refused."""
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    y_semi = np.full_like(y[:600], -1)
+    y_semi[:50] = y[:50]
+    student = balanced_student(X[:600], y_semi, y[:600], max_iter=15, random_state=0)
+    assert student.n_features_in_ == 64
+    np.testing.assert_array_equal(student.classes_, np.arange(10))
+    assert student.score(X[600:1000], y[600:1000]) > 0.9
+    with pytest.raises(ValueError, match="one of each per row"):
+        balanced_student(X[:600], y_semi, y[:599])
+
+
+def test_balanced_student_counts_the_given_labels_labeled_copies_times(monkeypatch):
+    """What the network is fitted on: every row once and each labeled row ``labeled_copies - 1`` times
+    more, all five shifts of each, with the teacher's labels (the labeled rows' own)."""
+    seen = {}
+
+    def fit(self, X, y):
+        seen["X"], seen["y"] = X, y
+        return self
+
+    monkeypatch.setattr(skae_main.AutoencoderClassifier, "fit", fit)
+    X = np.arange(4 * 4, dtype=float).reshape(4, 4)
+    y_semi = np.array([-1, 1, -1, -1])
+    labels = np.array([0, 1, 2, 0])
+    balanced_student(X, y_semi, labels, image_shape=(2, 2), labeled_copies=3)
+    rows = [0, 1, 2, 3, 1, 1]
+    assert seen["X"].shape == (5 * len(rows), 4)
+    np.testing.assert_array_equal(seen["X"][: len(rows)], X[rows])
+    np.testing.assert_array_equal(seen["X"], shifted_copies(X[rows], (2, 2)))
+    np.testing.assert_array_equal(seen["y"], np.tile(labels[rows], 5))
 
 
 def test_agreement_labels_adds_only_rows_where_both_models_agree():
