@@ -6,7 +6,14 @@ from sklearn.datasets import load_digits
 from sklearn.semi_supervised import LabelSpreading
 
 import skae.__main__ as skae_main
-from skae.__main__ import agreement_labels, balanced_student, class_mass_labels, main, shifted_copies
+from skae.__main__ import (
+    agreement_labels,
+    balanced_student,
+    class_mass_labels,
+    main,
+    shifted_copies,
+    taught_rows,
+)
 
 
 def test_demo_runs_and_prints_both_comparisons(capsys):
@@ -15,8 +22,9 @@ def test_demo_runs_and_prints_both_comparisons(capsys):
     assert "2. Few labels: 30 labeled training images" in out
     assert "LabelSpreading(knn) on all rows" in out
     assert "sklearn: LabelSpreading class-balanced → SVC" in out  # scikit-learn's strongest route, beside
+    assert "sklearn: LabelSpreading class-balanced → SVC, shifted copies" in out  # the shifts' share, beside
     assert "skae: LabelSpreading class-balanced → conv AutoencoderClassifier" in out
-    assert "against LabelSpreading" in out and "against the SVC" in out
+    assert "against LabelSpreading" in out and "against it)" in out
     assert "ladder" not in out  # only with --with-ladder
     assert "1. Denoising" in out and "skae DenoisingAutoencoder(32)" in out
     assert out.index("1. Denoising") < out.index("2. Few labels")  # the clear win first
@@ -65,9 +73,23 @@ def test_balanced_student_generalises_from_every_rows_label():
         balanced_student(X[:600], y_semi, y[:599])
 
 
-def test_balanced_student_counts_the_given_labels_labeled_copies_times(monkeypatch):
-    """What the network is fitted on: every row once and each labeled row ``labeled_copies - 1`` times
-    more, all five shifts of each, with the teacher's labels (the labeled rows' own)."""
+def test_taught_rows_count_the_given_labels_labeled_copies_times():
+    """Every row once and each labeled row ``labeled_copies - 1`` times more, all five shifts of each,
+    with the teacher's labels (the labeled rows' own)."""
+    X = np.arange(4 * 4, dtype=float).reshape(4, 4)
+    y_semi = np.array([-1, 1, -1, -1])
+    labels = np.array([0, 1, 2, 0])
+    X_taught, y_taught = taught_rows(X, y_semi, labels, image_shape=(2, 2), labeled_copies=3)
+    rows = [0, 1, 2, 3, 1, 1]
+    assert X_taught.shape == (5 * len(rows), 4)
+    np.testing.assert_array_equal(X_taught[: len(rows)], X[rows])
+    np.testing.assert_array_equal(X_taught, shifted_copies(X[rows], (2, 2)))
+    np.testing.assert_array_equal(y_taught, np.tile(labels[rows], 5))
+    with pytest.raises(ValueError, match="one of each per row"):
+        taught_rows(X, y_semi[:3], labels)
+
+
+def test_balanced_student_is_fitted_on_the_taught_rows(monkeypatch):
     seen = {}
 
     def fit(self, X, y):
@@ -75,15 +97,15 @@ def test_balanced_student_counts_the_given_labels_labeled_copies_times(monkeypat
         return self
 
     monkeypatch.setattr(skae_main.AutoencoderClassifier, "fit", fit)
-    X = np.arange(4 * 4, dtype=float).reshape(4, 4)
-    y_semi = np.array([-1, 1, -1, -1])
-    labels = np.array([0, 1, 2, 0])
-    balanced_student(X, y_semi, labels, image_shape=(2, 2), labeled_copies=3)
-    rows = [0, 1, 2, 3, 1, 1]
-    assert seen["X"].shape == (5 * len(rows), 4)
-    np.testing.assert_array_equal(seen["X"][: len(rows)], X[rows])
-    np.testing.assert_array_equal(seen["X"], shifted_copies(X[rows], (2, 2)))
-    np.testing.assert_array_equal(seen["y"], np.tile(labels[rows], 5))
+    X = np.random.RandomState(0).rand(6, 4)
+    y_semi = np.array([-1, 1, -1, 0, -1, -1])
+    labels = np.array([0, 1, 1, 0, 0, 1])
+    student = balanced_student(X, y_semi, labels, image_shape=(2, 2), labeled_copies=4)
+    X_taught, y_taught = taught_rows(X, y_semi, labels, image_shape=(2, 2), labeled_copies=4)
+    np.testing.assert_array_equal(seen["X"], X_taught)
+    np.testing.assert_array_equal(seen["y"], y_taught)
+    assert student.autoencoder.module is skae_main.ConvAutoencoderModule
+    assert student.autoencoder.module_params["image_shape"] == (2, 2)
 
 
 def test_agreement_labels_adds_only_rows_where_both_models_agree():
