@@ -160,7 +160,8 @@ for name in ROUTES:
 # of LabelSpreading on the mean, within its spread, and the demo's route,
 # ``python -m skae``: LabelSpreading's class-balanced labels taught to a
 # convolutional AutoencoderClassifier on shifted images, ahead of it by
-# more than one sd on the demo's split):
+# more than one sd on the demo's split, where an SVC on the same shifted
+# images does as well: the shifts, not the network, make the gain):
 #
 # - the unlabeled rows help most where a route propagates labels through
 #   them: label spreading (on pixels or on codes) and the ladder network are

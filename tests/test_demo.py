@@ -152,3 +152,11 @@ def test_class_mass_labels_match_the_labeled_rows_class_shares():
     np.testing.assert_array_equal(labels[6:], classes[true[6:]])
     np.testing.assert_array_equal(P, P_before)
     np.testing.assert_array_equal(y_semi, y_before)
+
+
+def test_versus_says_ahead_within_or_behind_by_the_draws_sd():
+    scores = {"a": [0.90, 0.92, 0.94], "b": [0.80, 0.82, 0.84], "c": [0.91, 0.91, 0.93]}
+    assert skae_main._versus(scores, "a", "b").endswith("more than one sd of either route's draws")
+    assert skae_main._versus(scores, "b", "a").endswith("behind by more than one sd of either route's draws")
+    assert skae_main._versus(scores, "c", "a").endswith("within the spread over label draws")
+    assert skae_main._versus({"a": [0.9], "b": [0.8]}, "a", "b").endswith("one draw: no spread to compare with")
