@@ -177,11 +177,14 @@ def _sigint_at(cls, step, where):
         handles.append(optimizer_hooks.register_optimizer_step_pre_hook(lambda *a: fire()))
     elif where == "after_step":
         handles.append(optimizer_hooks.register_optimizer_step_post_hook(lambda *a: fire()))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own handler, as in an interactive session: a process started in the background (nohup,
+    # `cmd &` in a script) inherits SIGINT ignored, and a real Ctrl-C would then never arrive.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with mock.patch.object(cls, "_batch_loss", batch_loss):
             yield count
     finally:
+        signal.signal(signal.SIGINT, previous)
         for handle in handles:
             handle.remove()
 
