@@ -244,8 +244,7 @@ def main():
         return AutoencoderClassifier(max_iter=args.ladder_max_iter, random_state=seed).fit(X_fit, y_semi)
 
     def demo_labels(y_semi):  # the demo's LabelSpreading, class-balanced: what student and ls2_svc_shift learn
-        teacher = _spreading().fit(X_fit, y_semi)
-        return class_mass_labels(teacher.predict_proba(X_fit), y_semi, teacher.classes_)
+        return ls2_labels_of(_spreading().fit(X_fit, y_semi), X_fit, y_semi)
 
     def fit_tangents(seed):  # one ContractiveAutoencoder per draw's seed, labels unused
         cae = ContractiveAutoencoder(random_state=seed).fit(X_fit)

@@ -289,11 +289,12 @@ def main(argv=None):
 def _versus(scores, route, baseline):
     """How ``route`` compares with ``baseline``, draw by draw, in words."""
     gain = np.asarray(scores[route]) - np.asarray(scores[baseline])
+    sd = max(np.std(scores[route]), np.std(scores[baseline]))
     if len(gain) < 2:
         verdict = "one draw: no spread to compare with"
-    elif gain.mean() > max(np.std(scores[route]), np.std(scores[baseline])):
+    elif gain.mean() > sd:
         verdict = "more than one sd of either route's draws"
-    elif -gain.mean() > max(np.std(scores[route]), np.std(scores[baseline])):
+    elif -gain.mean() > sd:
         verdict = "behind by more than one sd of either route's draws"
     else:
         verdict = "within the spread over label draws"
