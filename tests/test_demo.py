@@ -21,7 +21,7 @@ def test_demo_runs_and_prints_both_comparisons(capsys):
     out = capsys.readouterr().out
     assert "2. Few labels: 30 labeled training images" in out
     assert "LabelSpreading(knn) on all rows" in out
-    assert "sklearn: LabelSpreading class-balanced → SVC" in out  # scikit-learn's strongest route, beside
+    assert "sklearn: LabelSpreading class-balanced → SVC" in out  # scikit-learn's two-step route, beside
     assert "sklearn: LabelSpreading class-balanced → SVC, shifted copies" in out  # the shifts' share, beside
     assert "skae: LabelSpreading class-balanced → conv AutoencoderClassifier" in out
     assert "against LabelSpreading" in out and "against it)" in out
