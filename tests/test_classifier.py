@@ -65,25 +65,27 @@ def autoencoder_classes():
 def test_default_beats_logistic_regression_on_digits_with_3_labels_per_class():
     """The default classifier (a ladder network whose code is the class layer) on digits as loaded,
     with 3 labels per class: a clear margin over LogisticRegression on the 30 labeled rows for every
-    label draw, and over the same network trained without its denoising cost (the unlabeled rows
-    then only set the input standardisation). max_iter=30 keeps the test quick: the default 200
+    label draw, and, on the first draw, over the same network trained without its denoising cost
+    (the unlabeled rows then only set the input standardisation). max_iter=30 keeps the test quick: the default 200
     epochs reach 0.917 (mean of these 3 draws) against LR's 0.800 and LabelSpreading(knn)'s 0.914;
     60 reach 0.889; 30 (measured 2026-12-03) reach 0.860 / 0.866 / 0.876 against LR's 0.782 / 0.772 /
     0.846 and 0.688 / 0.704 / 0.668 without the denoising cost (the closest margin: draw 2, 0.030
     against the 0.02 asserted; 40 epochs gave no more there, 0.876)."""
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=500, random_state=0, stratify=y)
-    lr, joint, supervised_only = [], [], []
+    lr, joint = [], []
     for seed in range(3):
         y_semi, keep = few_labels(y_train, 3, seed)
         lr.append(LogisticRegression(max_iter=2000).fit(X_train[keep], y_train[keep]).score(X_test, y_test))
-        for weight, out in ((1.0, joint), (0.0, supervised_only)):
-            clf = AutoencoderClassifier(reconstruction_weight=weight, max_iter=30, random_state=seed)
-            out.append(clf.fit(X_train, y_semi).score(X_test, y_test))
+        clf = AutoencoderClassifier(max_iter=30, random_state=seed).fit(X_train, y_semi)
+        joint.append(clf.score(X_test, y_test))
+        if seed == 0:  # the denoising cost's share, on one draw: its margin is far above the 0.1 asserted
+            supervised_only = AutoencoderClassifier(reconstruction_weight=0.0, max_iter=30, random_state=seed).fit(
+                X_train, y_semi).score(X_test, y_test)
     assert isinstance(clf.autoencoder_, LadderAutoencoder) and clf.autoencoder_.n_components == 10
     assert np.mean(joint) > np.mean(lr) + 0.05, (joint, lr)
     assert min(j - r for j, r in zip(joint, lr)) > 0.02, (joint, lr)
-    assert np.mean(joint) > np.mean(supervised_only) + 0.05, (joint, supervised_only)
+    assert joint[0] > supervised_only + 0.1, (joint, supervised_only)
 
 
 # --------------------------------------------------------------------------- the supervised term
