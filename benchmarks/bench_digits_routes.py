@@ -37,7 +37,13 @@ route of a draw on the same labels in the same run, so that nobody has to rebuil
 - ``ls2_svc_shift``: scikit-learn's twin of ``student``: an SVC (MinMax-scaled) fitted on the same
   rows and labels as the student (``skae.__main__.taught_rows``: the demo's class-balanced labels, the
   rows and their four one-pixel shifts, the given labels ten times), which separates what the shifts
-  add from what the network adds.
+  add from what the network adds;
+- ``ls_shifts``: scikit-learn's LabelSpreading (the demo's) on a graph of the rows and their four
+  one-pixel shifts, every copy of a labeled row labeled (``skae.__main__.shifted_spreading_labels``),
+  and its own prediction of the evaluated rows, a vote of their nearest rows and shifts;
+- ``shifts_svc``, ``shifts_svc_shift`` and ``shifts_student``: ``ls2_svc``, ``ls2_svc_shift`` and
+  ``student`` taught that graph's labels (each row's probabilities averaged over its five copies, then
+  class-mass normalised), the demo's routes since 2026-12-04.
 
 Splits: ``--split val`` splits the demo's 1297 training rows again (997 fitting rows, 300 validation
 rows, stratified, random_state=1) with label draws 100, 101, ...; ``--split val2`` is a second
@@ -78,13 +84,14 @@ from skae.__main__ import (  # noqa: E402
     balanced_student,
     class_mass_labels,
     draw_labels,
+    shifted_spreading_labels,
     taught_rows,
 )
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 ROUTES = ("ls", "ls2", "agree", "agree_ls2", "ladder", "ens_ls2", "ls2_svc", "agree_ls2_svc", "tangent", "graph_mlp",
-          "lp_iter", "student", "ls2_svc_shift")
+          "lp_iter", "student", "ls2_svc_shift", "ls_shifts", "shifts_svc", "shifts_svc_shift", "shifts_student")
 N_NEIGHBORS = 10
 
 
@@ -295,6 +302,21 @@ def main():
                 svc = timed("ls2_svc_shift", make_pipeline(MinMaxScaler(), SVC()).fit,
                             *taught_rows(X_fit, y_semi, labels))
                 acc[per, "ls2_svc_shift"].append(svc.score(X_eval, y_eval))
+            if {"ls_shifts", "shifts_svc", "shifts_svc_shift", "shifts_student"} & set(wanted):
+                shift_labels, shift_spread = timed("ls_shifts", shifted_spreading_labels, X_fit, y_semi)
+            if "ls_shifts" in wanted:
+                acc[per, "ls_shifts"].append(shift_spread.score(X_eval, y_eval))
+            if "shifts_svc" in wanted:
+                svc = timed("shifts_svc", make_pipeline(MinMaxScaler(), SVC()).fit, X_fit, shift_labels)
+                acc[per, "shifts_svc"].append(svc.score(X_eval, y_eval))
+            if "shifts_svc_shift" in wanted:
+                svc = timed("shifts_svc_shift", make_pipeline(MinMaxScaler(), SVC()).fit,
+                            *taught_rows(X_fit, y_semi, shift_labels))
+                acc[per, "shifts_svc_shift"].append(svc.score(X_eval, y_eval))
+            if "shifts_student" in wanted:
+                student = timed("shifts_student", balanced_student, X_fit, y_semi, shift_labels,
+                                max_iter=args.student_max_iter, random_state=seed)
+                acc[per, "shifts_student"].append(student.score(X_eval, y_eval))
             for route, fn in (("graph_mlp", graph_mlp), ("lp_iter", lp_iter)):
                 if route in wanted:
                     pred = timed(route, fn, X_fit, y_semi, X_eval, seed)
@@ -313,7 +335,8 @@ def main():
     body = table(rows, ["labels / class", "route", "accuracy (mean ± sd)", "gain over ls", "sd of gain",
                         "draws ahead", "gain > ls's sd", "per draw"])
     body += "\n\nFit seconds per route, summed over draws and label counts (ls2, agree and agree_ls2 reuse ls's fit; "
-    body += "agree_ls2 reuses agree's ladder; ls2_svc_shift reuses student's labels): "
+    body += "agree_ls2 reuses agree's ladder; ls2_svc_shift reuses student's labels; the shifts_ routes reuse "
+    body += "ls_shifts' labels): "
     body += ", ".join(f"{r} {s:.0f}" for r, s in secs.items())
     split = {"val": "validation: 997 fitting rows, 300 validation rows",
              "val2": "a second partition (random_state=1): 1297 training rows, 500 evaluated rows",
