@@ -158,10 +158,12 @@ for name in ROUTES:
 # with 3 labels per class and 0.96 with 10, LabelSpreading 0.92 and 0.96:
 # see the User Guide, which also shows the two together by agreement, ahead
 # of LabelSpreading on the mean, within its spread, and the demo's route,
-# ``python -m skae``: LabelSpreading's class-balanced labels taught to a
-# convolutional AutoencoderClassifier on shifted images, ahead of it by
-# more than one sd on the demo's split, where an SVC on the same shifted
-# images does as well: the shifts, not the network, make the gain):
+# ``python -m skae``: the class-balanced labels of LabelSpreading on the
+# images and their one-pixel shifts, taught to a convolutional
+# AutoencoderClassifier on the same shifted images, ahead of LabelSpreading
+# by more than one sd at 3 and at 10 labels per class, where an SVC on the
+# same shifted images does as well: the shifts, not the network, make the
+# gain):
 #
 # - the unlabeled rows help most where a route propagates labels through
 #   them: label spreading (on pixels or on codes) and the ladder network are
