@@ -142,11 +142,10 @@ def shifted_spreading_labels(X, y_semi, *, image_shape=(8, 8)):
 
     The demo's LabelSpreading (MinMax scaling, a 10-nearest-neighbour graph) is fitted on
     :func:`shifted_copies` of ``X``, each copy of a row labeled as ``y_semi`` labels the row (-1:
-    unlabeled, scikit-learn's marker), so that the
-    graph links digits one pixel apart. Each row's class probabilities are the mean over its five copies,
-    rebalanced to the labeled rows' class shares by :func:`class_mass_labels`; the given labels are kept.
-    ``spreading`` is the fitted pipeline, whose ``predict`` labels new rows (a vote of their nearest rows
-    and shifts). Neither input is modified.
+    unlabeled, scikit-learn's marker), so that the graph links digits one pixel apart. Each row's class
+    probabilities are the mean over its five copies, rebalanced to the labeled rows' class shares by
+    :func:`class_mass_labels`; the given labels are kept. ``spreading`` is the fitted pipeline, whose
+    ``predict`` labels new rows (a vote of their nearest rows and shifts). Neither input is modified.
     """
     y_semi = np.asarray(y_semi)
     if len(y_semi) != len(X):

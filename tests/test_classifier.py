@@ -66,8 +66,8 @@ def test_default_beats_logistic_regression_on_digits_with_3_labels_per_class():
     """The default classifier (a ladder network whose code is the class layer) on digits as loaded,
     with 3 labels per class: a clear margin over LogisticRegression on the 30 labeled rows for every
     label draw, and, on the first draw, over the same network trained without its denoising cost
-    (the unlabeled rows then only set the input standardisation). max_iter=30 keeps the test quick: the default 200
-    epochs reach 0.917 (mean of these 3 draws) against LR's 0.800 and LabelSpreading(knn)'s 0.914;
+    (the unlabeled rows then only set the input standardisation). max_iter=30 keeps the test quick:
+    the default 200 epochs reach 0.917 (mean of these 3 draws) against LR's 0.800 and LabelSpreading(knn)'s 0.914;
     60 reach 0.889; 30 (measured 2026-12-03) reach 0.860 / 0.866 / 0.876 against LR's 0.782 / 0.772 /
     0.846 and 0.688 / 0.704 / 0.668 without the denoising cost (the closest margin: draw 2, 0.030
     against the 0.02 asserted; 40 epochs gave no more there, 0.876)."""
