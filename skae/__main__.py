@@ -223,10 +223,8 @@ def _few_labels(X_train, y_train, X_test, y_test, per_class, draws, student_max_
             # labeled, and LabelSpreading runs again from that larger labeled set. Its time includes both.
             timed(AGREE, lambda: _spreading().fit(X_train, agreement_labels(
                 y_semi, spread[-1].transduction_, ladder.predict(X_train))))
-    if AGREE in seconds:
-        seconds[AGREE] += seconds[SPREAD]
     if ladder_max_iter is not None:
-        seconds[AGREE] += seconds[LADDER]
+        seconds[AGREE] += seconds[SPREAD] + seconds[LADDER]
     return scores, seconds
 
 
