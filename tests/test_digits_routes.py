@@ -42,7 +42,7 @@ def test_shifted_spreading_labels_keep_the_given_labels_and_beat_the_pixel_graph
     untouched, and fewer wrong labels than the same LabelSpreading on the pixels alone, class-balanced
     in the same way: on the demo's former split, 3 labels per class, draws 0-2, measured 0.035 / 0.057 /
     0.049 of the rows wrong against 0.045 / 0.080 / 0.062 (LabelSpreading has no randomness; five
-    draws on two splits: RESULTS 2026-12-04 21:03)."""
+    draws on two splits: benchmarks/log/RESULTS-log.md, 2026-12-04 21:03)."""
     from sklearn.model_selection import train_test_split
 
     X, y = load_digits(return_X_y=True)

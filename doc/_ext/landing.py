@@ -1,6 +1,6 @@
 """The landing page's figure: measured facts from benchmarks/RESULTS.md, drawn at build time.
 
-Every number below is copied from an entry of ``benchmarks/RESULTS.md`` (named in the comment
+Every number below is copied from an entry of ``benchmarks/log/RESULTS-log.md`` (named in the comment
 beside it); when a benchmark is rerun, update the number here and in ``doc/index.rst``.
 """
 
