@@ -257,6 +257,23 @@ def main(argv=None):
             [(k, f"{np.mean(v):>9.3f} {np.std(v):>6.3f}") for k, v in few.items()],
         )
 
+    skae_features = next(k for k in features if k.startswith("skae"))
+    print("\nIn short, skae against scikit-learn's best row of each part:")
+    for part, rows, higher, fmt in (
+        ("features before a classifier (accuracy)", {k: acc for k, (acc, _) in features.items()}, True, ".3f"),
+        ("denoising (error)", {k: err for k, (err, _, _) in denoise.items() if k.startswith(("PCA", "skae"))}, False,
+         ".4f"),
+        ("outlier detection (ROC-AUC)", {k: np.mean(v) for k, v in outliers.items()}, True, ".3f"),
+        ("few labels (accuracy)", {k: np.mean(v) for k, v in few.items()}, True, ".3f"),
+    ):
+        skae = {k: v for k, v in rows.items() if "skae" in k}
+        best = max if higher else min
+        skae_name = skae_features if skae_features in skae else best(skae, key=skae.get)
+        other = best((k for k in rows if k not in skae), key=rows.get)
+        ahead = rows[skae_name] > rows[other] if higher else rows[skae_name] < rows[other]
+        verdict = "ahead" if ahead else "level" if rows[skae_name] == rows[other] else "behind"
+        print(f"   {part}: {verdict}, {rows[skae_name]:{fmt}} ({skae_name}) against {rows[other]:{fmt}} ({other})")
+
     if args.plot:
         _plot(args.plot, X_test, cleaned)
         print(f"\nSaved the figure to {args.plot}.")

@@ -22,6 +22,10 @@ def test_demo_runs_and_prints_the_four_comparisons_in_order(capsys):
                 "LabelSpreading(knn), all rows' pixels", "LabelSpreading(knn), all rows' skae codes"]:
         assert row in out, row
     assert "each of 1 digits" in out and "over 2 label draws" in out
+    short = out[out.index("In short"):]
+    for part in ["features before a classifier", "denoising", "outlier detection", "few labels"]:
+        assert any(f"{part} (" in line and any(v in line for v in ("ahead", "level", "behind"))
+                   for line in short.splitlines()), part
     assert "Saved the figure" not in out  # only with --plot
     assert "nan" not in out.lower()
 
