@@ -18,7 +18,8 @@ same run on one split of the 8x8 digits (pixels divided by 16, 25 % of the image
    components and on the codes of part 1's autoencoder (both fitted on the training rows without their
    labels); mean and sd over three label draws.
 
-``--plot FILE`` saves one figure: noisy test images and their PCA and skae reconstructions (matplotlib is
+A closing line per part says whether skae's row is ahead of or behind scikit-learn's best row. ``--plot FILE``
+saves one figure: noisy test images and their PCA and skae reconstructions (matplotlib is
 needed for it, not for skae). Figures measured by the benchmarks: ``benchmarks/RESULTS.md``.
 """
 
