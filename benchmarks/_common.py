@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+# Every run is appended to the dated log; benchmarks/RESULTS.md holds the latest figures of each script.
+RESULTS = ROOT / "benchmarks" / "log" / "RESULTS-log.md"
 DEFAULT_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 
 # Benchmarks measure this checkout, installed or not.
@@ -45,7 +46,7 @@ def load_mnist(path=None, n_train=None, n_test=None):
 def parser(description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--mnist", help="path to mnist.npz (default: $SKAE_MNIST or ../shared/data/mnist.npz)")
-    p.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    p.add_argument("--no-record", action="store_true", help="do not append to benchmarks/log/RESULTS-log.md")
     return p
 
 
@@ -106,7 +107,7 @@ def table(rows, headers):
 
 
 def record(title, body, args=None, notes=""):
-    """Print the entry and append it, dated, to benchmarks/RESULTS.md (unless --no-record)."""
+    """Print the entry and append it, dated, to benchmarks/log/RESULTS-log.md (unless --no-record)."""
     command = "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], ROOT), *sys.argv[1:]])
     stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     entry = (

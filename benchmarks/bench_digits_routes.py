@@ -2,7 +2,9 @@
 
 Issue 22.1 asks for a route from skae ahead of scikit-learn's LabelSpreading by more than one sd over
 the label draws, at 3 and at 10 labels per class. This script measures the candidates side by side, every
-route of a draw on the same labels in the same run, so that nobody has to rebuild them from RESULTS:
+route of a draw on the same labels in the same run, so that nobody has to rebuild them from RESULTS. "The demo" below is
+``python -m skae`` as it was until issue 35, whose few-labels part ran these routes on the split
+``--split test`` (helpers in ``_digits_routes.py``):
 
 - ``ls``: LabelSpreading(knn, 10) on the pixels, the baseline (scikit-learn's defaults otherwise);
 - ``ls2``: scikit-learn only: LabelSpreading, then class-mass normalisation of its training-row
@@ -28,18 +30,18 @@ route of a draw on the same labels in the same run, so that nobody has to rebuil
 - ``lp_iter``: a *prototype in raw torch, not in skae*: label propagation on the network's own
   embedding, iterated (Iscen et al. 2019): LabelSpreading's labels, weighted by certainty and class,
   train the MLP; LabelSpreading on its normalised embedding gives the next round's labels;
-- ``student``: the demo's skae route (``skae.__main__.balanced_student``): the demo's LabelSpreading
+- ``student``: the demo's skae route (``_digits_routes.balanced_student``): the demo's LabelSpreading
   (MinMax-scaled pixels), class-mass normalised as in ``ls2``, labels every training row; a
   convolutional AutoencoderClassifier (a DenoisingAutoencoder on ConvAutoencoderModule, 40 epochs
   unless --student-max-iter says otherwise) learns those labels from the rows and their four one-pixel
   shifts, the given labels counted ten times, and predicts the evaluated rows (a noisy student,
   Xie et al. 2020, with one round: more rounds did not help on ``val2``);
 - ``ls2_svc_shift``: scikit-learn's twin of ``student``: an SVC (MinMax-scaled) fitted on the same
-  rows and labels as the student (``skae.__main__.taught_rows``: the demo's class-balanced labels, the
+  rows and labels as the student (``_digits_routes.taught_rows``: the demo's class-balanced labels, the
   rows and their four one-pixel shifts, the given labels ten times), which separates what the shifts
   add from what the network adds;
 - ``ls_shifts``: scikit-learn's LabelSpreading (the demo's) on a graph of the rows and their four
-  one-pixel shifts, every copy of a labeled row labeled (``skae.__main__.shifted_spreading_labels``),
+  one-pixel shifts, every copy of a labeled row labeled (``_digits_routes.shifted_spreading_labels``),
   and its own prediction of the evaluated rows, a vote of their nearest rows and shifts;
 - ``shifts_svc``, ``shifts_svc_shift`` and ``shifts_student``: ``ls2_svc``, ``ls2_svc_shift`` and
   ``student`` taught that graph's labels (each row's probabilities averaged over its five copies, then
@@ -68,6 +70,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from _common import parser, record, table  # noqa: E402
+from _digits_routes import (  # noqa: E402
+    _spreading,
+    agreement_labels,
+    balanced_student,
+    class_mass_labels,
+    draw_labels,
+    shifted_spreading_labels,
+    taught_rows,
+)
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -78,15 +89,6 @@ from sklearn.semi_supervised import LabelSpreading  # noqa: E402
 from sklearn.svm import SVC  # noqa: E402
 
 from skae import AutoencoderClassifier, ContractiveAutoencoder  # noqa: E402
-from skae.__main__ import (  # noqa: E402
-    _spreading,
-    agreement_labels,
-    balanced_student,
-    class_mass_labels,
-    draw_labels,
-    shifted_spreading_labels,
-    taught_rows,
-)
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
 

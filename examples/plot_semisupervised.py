@@ -156,14 +156,12 @@ for name in ROUTES:
 # 0.91, autoencoder codes + LabelSpreading 0.87, the ladder 0.88 at 40
 # epochs. At the ladder's default 200 epochs, over 5 draws, it reaches 0.91
 # with 3 labels per class and 0.96 with 10, LabelSpreading 0.92 and 0.96:
-# see the User Guide, which also shows the two together by agreement, ahead
-# of LabelSpreading on the mean, within its spread, and the demo's route,
-# ``python -m skae``: the class-balanced labels of LabelSpreading on the
-# images and their one-pixel shifts, taught to a convolutional
-# AutoencoderClassifier on the same shifted images, ahead of LabelSpreading
-# by more than one sd at 3 and at 10 labels per class, where an SVC on the
-# same shifted images does as well: the shifts, not the network, make the
-# gain):
+# see the User Guide, which also shows a stronger route: the class-balanced
+# labels of LabelSpreading on the images and their one-pixel shifts, taught
+# to a convolutional AutoencoderClassifier on the same shifted images, ahead
+# of LabelSpreading by more than one sd at 3 and at 10 labels per class,
+# where an SVC on the same shifted images does as well: the shifts, not the
+# network, make the gain):
 #
 # - the unlabeled rows help most where a route propagates labels through
 #   them: label spreading (on pixels or on codes) and the ladder network are
@@ -171,7 +169,7 @@ for name in ROUTES:
 # - on these 64-pixel digits, plain label spreading on the pixels is as good
 #   as anything here: a k-nearest-neighbour graph on 8×8 images is already a
 #   good graph. On MNIST's 784 pixels it is not, and there the ladder network
-#   wins by far (9.6 % error for label spreading on PCA codes, 1.9 % for
+#   wins by far (9.6 % error for label spreading on PCA codes, 2.1 % for
 #   the ladder with 100 labels: see the User Guide);
 # - a frozen autoencoder's codes fed to logistic regression, and joint
 #   training of a plain autoencoder, do no better than logistic regression

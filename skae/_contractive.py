@@ -38,9 +38,8 @@ class ContractiveAutoencoder(Autoencoder):
         loss is a mean over features while the penalty sums over all K × n_features Jacobian
         entries, so useful values shrink as n_features grows (around 0.01 on the 64-pixel digits;
         0.1 already flattens a small encoder there). The default 0.01 contracts without giving up
-        much reconstruction on small tabular data: with 0.1, the held-out R² on scikit-learn's
-        diabetes at K=5 was 0.85 of PCA's, with 0.01 1.03 (``benchmarks/bench_defaults.py``).
-        Choose it by the downstream score.
+        much reconstruction on small tabular data, where 0.1 gives up more. Choose it by the
+        downstream score.
     contraction_estimator : {"auto", "exact", "stochastic"}, default="auto"
         How the penalty is computed. "exact" computes ``‖∂h/∂x‖²_F`` itself; "stochastic"
         estimates it, without bias, as the mean of ``‖vᵀ ∂h/∂x‖²`` over ``n_projections`` random
@@ -142,38 +141,18 @@ class ContractiveAutoencoder(Autoencoder):
 
     For deeper encoders ``J = D_L W_L ⋯ D_1 W_1`` with ``D_l = diag(a'(z_l))`` is formed exactly,
     from the code side, as K vector-Jacobian products at once; its cost is about K encoder forward
-    passes (with their backward), so it dominates the epoch for wide encoders and large K: on
-    MNIST 784-1000-500-250-30 an epoch costs about 12-16 plain epochs (``benchmarks/RESULTS.md``),
-    which is what the multiply-add count of an exact penalty predicts.
+    passes (with their backward), so it dominates the epoch for wide encoders and large K, as the
+    multiply-add count of an exact penalty predicts.
 
     The stochastic penalty rests on ``‖J‖²_F = E‖vᵀ J‖²`` for any random ``v`` with
     ``E[v vᵀ] = I`` (Hutchinson, 1989); with ``v`` uniform over the sign vectors of code space,
     each draw costs one vector-Jacobian product through autograd (a double backward to train on
     it), whatever K, and has the smallest variance of any ``v`` with independent entries. Its
-    gradient is an unbiased estimate of the exact penalty's. Epoch time over a plain
-    autoencoder's (tied weights, ReLU, batch 256, one CPU thread; ``bench_contractive.py`` in
-    ``benchmarks/RESULTS.md``):
-
-    ============================  =====  =====  =====  =====  =====
-    encoder, penalty              K=2    K=4    K=8    K=16   K=30
-    ============================  =====  =====  =====  =====  =====
-    784-1000-500-250-K, exact     1.9x   2.5x   4.3x   7.3x   12.6x
-    784-1000-500-250-K, estimate  1.5x   1.5x   1.6x   1.6x   1.7x
-    784-256-K, exact              1.5x   1.9x   2.3x   3.2x   4.7x
-    784-256-K, estimate           1.8x   1.6x   1.4x   1.4x   1.5x
-    64-128-K, exact               1.1x   1.1x   2.0x   2.8x   4.7x
-    64-128-K, estimate            1.1x   1.1x   1.2x   1.6x   1.1x
-    ============================  =====  =====  =====  =====  =====
-
-    The estimate wins from a few code units on. For codes of 2 units the exact penalty's epoch
-    costs 0.85-1.25 times the estimate's, with no variance, and for a one-layer encoder its
-    closed form costs O(K) per sample: there "auto" picks it. The price of the estimate is a
-    noisier gradient. At batch 256 on the digits, its variance was 1.1-1.3 times that of the
-    exact penalty's mini-batch gradient with ``contraction_weight=0.01``, 2.8-3.8 times with 0.1,
-    and 1.4-1.7 times with 0.1 and ``n_projections=4``. After 30 epochs on the digits (64-64-16,
-    tanh) it reached the exact penalty's ``‖J‖²_F`` and reconstruction error with
-    ``contraction_weight=0.01``, and a ``‖J‖²_F`` 17-32 % higher with 0.1; its features were as
-    good on MNIST (``bench_features_mnist.py``).
+    gradient is an unbiased estimate of the exact penalty's. The estimate is cheaper from a few code
+    units on; for codes of 2 units, and for a one-layer encoder, whose closed form costs O(K) per
+    sample, the exact penalty costs about as much, with no variance: there "auto" picks it. The
+    price of the estimate is a noisier gradient, more so for a larger ``contraction_weight``, which
+    ``n_projections`` reduces. The user guide has the measured epoch times and variances.
 
     The code layer is linear, as in :class:`Autoencoder`; with ``hidden_layer_sizes=()`` the Jacobian is
     then the constant ``W`` and the penalty reduces to the weight decay ``λ‖W‖²_F``, so use at

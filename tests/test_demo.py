@@ -1,196 +1,51 @@
-"""``python -m skae``: the README's first command runs and prints both comparisons."""
+"""``python -m skae``: the README's first command runs and prints its four comparisons, in order."""
 
-import numpy as np
 import pytest
-from sklearn.datasets import load_digits
-from sklearn.semi_supervised import LabelSpreading
 
 import skae.__main__ as skae_main
-from skae.__main__ import (
-    agreement_labels,
-    balanced_student,
-    class_mass_labels,
-    main,
-    shifted_copies,
-    shifted_spreading_labels,
-    taught_rows,
-)
+from skae import SparseAutoencoder
+from skae.__main__ import main
+
+TINY = ["--features-max-iter", "1", "--denoising-max-iter", "1", "--outlier-digits", "0", "--outlier-max-iter", "1",
+        "--draws", "2"]
 
 
-def test_demo_runs_and_prints_both_comparisons(capsys):
-    main(["--draws", "2", "--student-max-iter", "2", "--denoising-max-iter", "2"])
+def test_demo_runs_and_prints_the_four_comparisons_in_order(capsys):
+    main(TINY)
     out = capsys.readouterr().out
-    assert "2. Few labels: 30 labeled training images" in out
-    assert "LabelSpreading(knn) on all rows" in out
-    assert "sklearn: LabelSpreading on the rows and their shifts" in out  # the teacher, on its own
-    assert "sklearn: its labels class-balanced → SVC" in out  # scikit-learn's two-step route, beside
-    assert "sklearn: its labels class-balanced → SVC, shifted copies" in out  # the shifts' share, beside
-    assert "skae: its labels class-balanced → conv AutoencoderClassifier" in out
-    assert "against LabelSpreading" in out and "against it)" in out
-    assert "ladder" not in out  # only with --with-ladder
-    assert "1. Denoising" in out and "skae DenoisingAutoencoder(32)" in out
-    assert out.index("1. Denoising") < out.index("2. Few labels")  # the clear win first
+    parts = ["1. Features before a classifier", "2. Denoising", "3. Outlier detection", "4. Few labels"]
+    assert [out.index(part) for part in parts] == sorted(out.index(part) for part in parts)
+    # each skae row beside the scikit-learn routes a user would otherwise take
+    features = skae_main.FEATURES_ESTIMATOR  # whatever the features issue sets there
+    for row in ["pixels", f"PCA({features.n_components})", "BernoulliRBM(100)", f"skae {type(features).__name__}(",
+                f"GridSearchCV({skae_main.FEATURES_CV}-fold)",
+                "PCA, best of K", "skae DenoisingAutoencoder(32)", "IsolationForest()",
+                "skae AutoencoderOutlierDetector()", "LogisticRegression, labeled rows' pixels",
+                "LabelSpreading(knn), all rows' pixels", "LabelSpreading(knn), all rows' skae codes"]:
+        assert row in out, row
+    assert "each of 1 digits" in out and "over 2 label draws" in out
+    short = out[out.index("In short"):]
+    for part in ["features before a classifier", "denoising", "outlier detection", "few labels"]:
+        assert any(f"{part} (" in line and any(v in line for v in ("ahead", "level", "behind"))
+                   for line in short.splitlines()), part
+    assert "Saved the figure" not in out  # only with --plot
     assert "nan" not in out.lower()
 
 
-def test_demo_with_the_ladder_adds_it_and_its_agreement_route(capsys):
-    main(["--draws", "1", "--student-max-iter", "1", "--max-iter", "2", "--denoising-max-iter", "1",
-          "--with-ladder"])
+def test_the_features_estimator_and_grid_are_one_place(monkeypatch, capsys):
+    """Part 1 reads FEATURES_ESTIMATOR and FEATURES_GRID (what the features issue's defaults replace)."""
+    monkeypatch.setattr(skae_main, "FEATURES_ESTIMATOR", SparseAutoencoder(n_components=5, max_iter=1))
+    monkeypatch.setattr(skae_main, "FEATURES_GRID", {"sparsity_weight": [0.5], "alpha": [0.0, 0.1]})
+    main(TINY)
     out = capsys.readouterr().out
-    assert "skae AutoencoderClassifier(max_iter=2) (ladder)" in out
-    assert "skae ladder ∧ LabelSpreading → LabelSpreading" in out
-    assert "one draw: no spread to compare with" in out
-    assert "nan" not in out.lower()
+    assert "PCA(5)" in out and "skae SparseAutoencoder(max_iter=1, n_components=5) + grid" in out
+    assert "alpha=0, sparsity_weight=0.5: " in out and "alpha=0.1, sparsity_weight=0.5: " in out
+    assert "chose alpha=" in out
 
 
-def test_shifted_copies_move_each_image_by_one_pixel_with_zero_fill():
-    X = np.array([[1.0, 2, 3, 4, 5, 6]])  # one 2 x 3 image: rows [1 2 3] and [4 5 6]
-    before = X.copy()
-    copies = shifted_copies(X, (2, 3))
-    np.testing.assert_array_equal(copies, [
-        [1, 2, 3, 4, 5, 6],  # the image itself
-        [0, 1, 2, 0, 4, 5],  # right
-        [2, 3, 0, 5, 6, 0],  # left
-        [0, 0, 0, 1, 2, 3],  # down
-        [4, 5, 6, 0, 0, 0],  # up
-    ])
-    np.testing.assert_array_equal(X, before)
-    with pytest.raises(ValueError, match=r"image_shape=\(8, 8\) need 64 features"):
-        shifted_copies(np.zeros((3, 63)), (8, 8))
-
-
-def test_shifted_spreading_labels_keep_the_given_labels_and_beat_the_pixel_graphs():
-    """The teacher of the demo's last three rows: every row labeled, the given labels kept, the inputs
-    untouched, and fewer wrong labels than the same LabelSpreading on the pixels alone, class-balanced
-    in the same way: on the demo's split, 3 labels per class, draws 0-2, measured 0.035 / 0.057 /
-    0.049 of the rows wrong against 0.045 / 0.080 / 0.062 (LabelSpreading has no randomness; five
-    draws on two splits: RESULTS 2026-12-04 21:03)."""
-    from sklearn.model_selection import train_test_split
-
-    X, y = load_digits(return_X_y=True)
-    X_train, _, y_train, _ = train_test_split(X / 16.0, y, test_size=500, random_state=0, stratify=y)
-    wrong, plain_wrong = [], []
-    for seed in range(3):
-        y_semi, keep = skae_main.draw_labels(y_train, 3, seed)
-        X_before, y_before = X_train.copy(), y_semi.copy()
-        labels, spreading = shifted_spreading_labels(X_train, y_semi)
-        np.testing.assert_array_equal(X_train, X_before)
-        np.testing.assert_array_equal(y_semi, y_before)
-        assert labels.shape == y_train.shape and set(np.unique(labels)) == set(range(10))
-        np.testing.assert_array_equal(labels[keep], y_train[keep])
-        assert spreading.predict(X_train[:5]).shape == (5,)  # it labels new rows too
-        plain = skae_main._spreading().fit(X_train, y_semi)
-        plain_labels = class_mass_labels(plain.predict_proba(X_train), y_semi, plain[-1].classes_)
-        wrong.append(np.mean(labels != y_train))
-        plain_wrong.append(np.mean(plain_labels != y_train))
-    assert all(a < b for a, b in zip(wrong, plain_wrong)), (wrong, plain_wrong)
-    assert np.mean(wrong) < np.mean(plain_wrong) - 0.01, (wrong, plain_wrong)
-    with pytest.raises(ValueError, match="X has 1297 rows but y_semi has 3"):
-        shifted_spreading_labels(X_train, y_semi[:3])
-    with pytest.raises(ValueError, match=r"image_shape=\(7, 7\) need 49 features"):
-        shifted_spreading_labels(X_train, y_semi, image_shape=(7, 7))
-
-
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-def test_balanced_student_generalises_from_every_rows_label():
-    """Every training row labeled (here by its true label, as a perfect teacher would): the student
-    predicts held-out digits; mismatched lengths are refused."""
-    X, y = load_digits(return_X_y=True)
-    X = X / 16.0
-    y_semi = np.full_like(y[:600], -1)
-    y_semi[:50] = y[:50]
-    student = balanced_student(X[:600], y_semi, y[:600], max_iter=15, random_state=0)
-    assert student.n_features_in_ == 64
-    np.testing.assert_array_equal(student.classes_, np.arange(10))
-    assert student.score(X[600:1000], y[600:1000]) > 0.9
-    with pytest.raises(ValueError, match="one of each per row"):
-        balanced_student(X[:600], y_semi, y[:599])
-
-
-def test_taught_rows_count_the_given_labels_labeled_copies_times():
-    """Every row once and each labeled row ``labeled_copies - 1`` times more, all five shifts of each,
-    with the teacher's labels (the labeled rows' own)."""
-    X = np.arange(4 * 4, dtype=float).reshape(4, 4)
-    y_semi = np.array([-1, 1, -1, -1])
-    labels = np.array([0, 1, 2, 0])
-    X_taught, y_taught = taught_rows(X, y_semi, labels, image_shape=(2, 2), labeled_copies=3)
-    rows = [0, 1, 2, 3, 1, 1]
-    assert X_taught.shape == (5 * len(rows), 4)
-    np.testing.assert_array_equal(X_taught[: len(rows)], X[rows])
-    np.testing.assert_array_equal(X_taught, shifted_copies(X[rows], (2, 2)))
-    np.testing.assert_array_equal(y_taught, np.tile(labels[rows], 5))
-    with pytest.raises(ValueError, match="one of each per row"):
-        taught_rows(X, y_semi[:3], labels)
-
-
-def test_balanced_student_is_fitted_on_the_taught_rows(monkeypatch):
-    seen = {}
-
-    def fit(self, X, y):
-        seen["X"], seen["y"] = X, y
-        return self
-
-    monkeypatch.setattr(skae_main.AutoencoderClassifier, "fit", fit)
-    X = np.random.RandomState(0).rand(6, 4)
-    y_semi = np.array([-1, 1, -1, 0, -1, -1])
-    labels = np.array([0, 1, 1, 0, 0, 1])
-    student = balanced_student(X, y_semi, labels, image_shape=(2, 2), labeled_copies=4)
-    X_taught, y_taught = taught_rows(X, y_semi, labels, image_shape=(2, 2), labeled_copies=4)
-    np.testing.assert_array_equal(seen["X"], X_taught)
-    np.testing.assert_array_equal(seen["y"], y_taught)
-    assert student.autoencoder.module is skae_main.ConvAutoencoderModule
-    assert student.autoencoder.module_params["image_shape"] == (2, 2)
-
-
-def test_agreement_labels_adds_only_rows_where_both_models_agree():
-    y_semi = np.array([0, -1, -1, -1, 1, -1])
-    first = np.array([1, 0, 1, 2, 1, 0])   # disagrees with the given label of row 0: ignored
-    second = np.array([0, 0, 2, 2, 0, 1])
-    y_new = agreement_labels(y_semi, first, second)
-    np.testing.assert_array_equal(y_new, [0, 0, -1, 2, 1, -1])
-    np.testing.assert_array_equal(y_semi, [0, -1, -1, -1, 1, -1])  # the input is not modified
-
-
-def test_agreement_with_the_spreading_itself_is_its_transduction():
-    """Agreeing with LabelSpreading's own labels labels every row by them (the mechanics end to end)."""
-    X, y = load_digits(return_X_y=True)
-    X, y = X[:300] / 16.0, y[:300]
-    y_semi = np.full_like(y, -1)
-    y_semi[:30] = y[:30]
-    spread = LabelSpreading(kernel="knn", n_neighbors=10).fit(X, y_semi)
-    y_new = agreement_labels(y_semi, spread.transduction_, spread.predict(X))
-    assert np.all(y_new[:30] == y[:30])
-    assert np.mean(y_new != -1) > 0.95
-    refit = LabelSpreading(kernel="knn", n_neighbors=10).fit(X, y_new)
-    assert refit.score(X[30:], y[30:]) >= spread.score(X[30:], y[30:]) - 0.02
-
-
-def test_class_mass_labels_match_the_labeled_rows_class_shares():
-    """Probabilities that lean to one class in every row, on top of each row's own class: the argmax
-    gives that class to all, while after rescaling every column to the labeled rows' class shares (here
-    equal, as the true shares nearly are) each unlabeled row gets its own class back; labeled rows keep
-    their label and neither input is modified."""
-    rng = np.random.RandomState(0)
-    n, classes = 300, np.array([3, 5, 7])
-    true = rng.randint(3, size=n)
-    P = np.full((n, 3), 0.1)
-    P[np.arange(n), true] += 0.3
-    P[:, 0] += 0.5  # every row leans to class 3
-    P /= P.sum(axis=1, keepdims=True)
-    y_semi = np.full(n, -1)
-    y_semi[:6] = classes[[0, 1, 2, 0, 1, 2]]
-    P_before, y_before = P.copy(), y_semi.copy()
-    labels = class_mass_labels(P, y_semi, classes)
-    assert np.all(classes[P.argmax(axis=1)] == 3)  # without normalisation: one class for all
-    np.testing.assert_array_equal(labels[:6], y_semi[:6])
-    np.testing.assert_array_equal(labels[6:], classes[true[6:]])
-    np.testing.assert_array_equal(P, P_before)
-    np.testing.assert_array_equal(y_semi, y_before)
-
-
-def test_versus_says_ahead_within_or_behind_by_the_draws_sd():
-    scores = {"a": [0.90, 0.92, 0.94], "b": [0.80, 0.82, 0.84], "c": [0.91, 0.91, 0.93]}
-    assert skae_main._versus(scores, "a", "b").endswith("more than one sd of either route's draws")
-    assert skae_main._versus(scores, "b", "a").endswith("behind by more than one sd of either route's draws")
-    assert skae_main._versus(scores, "c", "a").endswith("within the spread over label draws")
-    assert skae_main._versus({"a": [0.9], "b": [0.8]}, "a", "b").endswith("one draw: no spread to compare with")
+def test_demo_plot_saves_one_figure(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "demo.png"
+    main([*TINY, "--plot", str(path)])
+    assert f"Saved the figure to {path}" in capsys.readouterr().out
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
