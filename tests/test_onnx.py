@@ -115,10 +115,10 @@ def run(model, X, **kwargs):
     return session.run(None, {session.get_inputs()[0].name: X})
 
 
-def close(got, expected):
+def close(got, expected, tol=TOL):
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
 
 
 @pytest.fixture(scope="module")
@@ -162,29 +162,38 @@ def test_pipeline(fitted, digits, name, dtype):
 
 @functools.cache
 def fitted_detector(name, code_distance):
-    X = load_digits().data[:120]
+    # More rows than the VAE scores in one chunk of draws (its chunks depend on the batch size).
+    X = load_digits().data[:400]
     if name == "frozen":
         scaler = StandardScaler().fit(X)
         ae = FrozenEstimator(Autoencoder(**SMALL).fit(scaler.transform(X)))
     else:
-        scaler, ae = StandardScaler(), ESTIMATORS[name]()
+        scaler, ae = scale(name), ESTIMATORS[name]()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return make_pipeline(scaler, AutoencoderOutlierDetector(ae, code_distance=code_distance)).fit(X)
 
 
-@pytest.mark.parametrize("name", ["Autoencoder", "LadderAutoencoder", "user-module", "frozen"])
+@pytest.mark.parametrize(
+    "name", ["Autoencoder", "LadderAutoencoder", "VAE", "VAE-full-bernoulli", "user-module", "frozen"]
+)
 @pytest.mark.parametrize("code_distance", [True, False])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_outlier_detector(digits, name, code_distance, dtype):
-    X = digits[0].astype(dtype)
+def test_outlier_detector(name, code_distance, dtype):
+    X = load_digits().data[:400].astype(dtype)
     pipe = fitted_detector(name, code_distance)
     det = pipe[-1]
     label, scores, samples = run(pipe, X, options={id(det): {"score_samples": True}})
     assert scores.dtype == samples.dtype == dtype
     np.testing.assert_array_equal(label, pipe.predict(X))
-    close(scores.ravel(), pipe.decision_function(X))
-    close(samples.ravel(), pipe.score_samples(X))
+    # The autoencoder's score is a float32 sum (over features; the VAE's ELBO over 50 draws too, the
+    # ladder's over layers), added up in another order by onnxruntime: equal to 1e-5 of the largest
+    # score, not of each. With code_distance the detector divides it by the median error, which can
+    # be a hundred times smaller.
+    error = det.autoencoder_.score_samples(pipe[0].transform(X))
+    tol = TOL * max(1.0, float(np.abs(error).max()) / (det.score_scales_[0] if code_distance else 1.0))
+    close(scores.ravel(), pipe.decision_function(X), tol)
+    close(samples.ravel(), pipe.score_samples(X), tol)
     # Without the option: label and decision_function only.
     assert len(run(pipe, X[:3])) == 2
 
@@ -261,12 +270,6 @@ def test_sampler(fitted, name, kind):
 
 
 # ------------------------------------------------------------------ what cannot be converted
-
-
-def test_detector_around_vae_is_refused(digits):
-    det = AutoencoderOutlierDetector(VAE(**SMALL)).fit(digits[0])
-    with pytest.raises(NotImplementedError, match="AutoencoderOutlierDetector around a VAE.*Monte-Carlo ELBO"):
-        to_onnx(det, digits[0][:1].astype(np.float32))
 
 
 @pytest.mark.parametrize("net", [BesselNet, BranchingNet])
