@@ -183,8 +183,14 @@ def _check_export(estimator, graph, model, n_in, output_names, what, dtype):
     finally:
         graph.module.train(was_training)
     expected = expected if isinstance(expected, tuple) else (expected,)
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    try:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    except Exception as exc:  # onnxruntime's errors are its own types
+        raise RuntimeError(
+            f"Cannot convert {_describe(estimator)} to ONNX: onnxruntime cannot run the exported "
+            f"{what} ({type(exc).__name__}: {str(exc).strip()[:300]})."
+        ) from exc
     for name, a, b in zip(output_names, got, expected):
         b = b.numpy()
         if a.shape != b.shape or not np.allclose(a, b, rtol=1e-4, atol=1e-4):
