@@ -3,10 +3,11 @@
 Importing this module registers a `skl2onnx <https://onnx.ai/sklearn-onnx/>`_ converter for every
 skae estimator, so that ``skl2onnx.to_onnx(pipeline, X[:1])`` converts a fitted pipeline with skae
 steps; :func:`to_onnx` does the same in one call. Each converter exports the fitted network's own
-inference path with :func:`torch.onnx.export` (the TorchScript exporter, which is ten times quicker
-than the dynamo exporter on these small graphs; the dynamo exporter when it is gone) and embeds
-that graph in the pipeline's with :func:`skl2onnx.helpers.add_onnx_graph`. Built-in networks and
-networks given through ``module=`` are converted the same way. The exported graph computes in
+inference path with :func:`torch.onnx.export` (the TorchScript exporter, about ten times quicker
+than the dynamo exporter on these small graphs; the dynamo exporter where it fails or once torch
+has dropped it) and embeds that graph in the pipeline's with
+:func:`skl2onnx.helpers.add_onnx_graph`. Built-in networks and networks given through ``module=``
+are converted the same way. The exported graph computes in
 float32, as skae does: float64 inputs are cast on the way in and the outputs cast back.
 
 What each estimator becomes in a pipeline:
@@ -27,6 +28,7 @@ onnxruntime and onnxscript); it imports without them, and its functions then say
 """
 
 import copy
+import inspect
 import io
 import types
 import warnings
@@ -36,31 +38,30 @@ import torch
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._autoencoder import Autoencoder
 from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
-from ._contractive import ContractiveAutoencoder
-from ._denoising import DenoisingAutoencoder
-from ._hashing import HashingAutoencoder
-from ._ladder import LadderAutoencoder
 from ._outlier import AutoencoderOutlierDetector
-from ._sparse import SparseAutoencoder
 from ._vae import VAE
 
 __all__ = ["register_converters", "to_onnx", "to_onnx_decoder", "to_onnx_sampler"]
 
-#: The autoencoders converted to their ``transform``.
-TRANSFORMERS = (
-    Autoencoder,
-    SparseAutoencoder,
-    DenoisingAutoencoder,
-    ContractiveAutoencoder,
-    VAE,
-    LadderAutoencoder,
-    HashingAutoencoder,
-)
 
-# The ONNX opset of the exported graphs (onnxruntime >= 1.17 runs it).
+
+def _transformers():
+    """The public autoencoders, converted to their ``transform``: every concrete
+    :class:`~skae.BaseAutoencoder` in ``skae.__all__`` but the classifier (discovered, so that a new
+    estimator is registered with the others)."""
+    import skae
+
+    classes = (getattr(skae, name) for name in skae.__all__)
+    return tuple(
+        cls for cls in classes
+        if isinstance(cls, type) and issubclass(cls, BaseAutoencoder) and not inspect.isabstract(cls)
+        and cls is not BaseAutoencoder and not issubclass(cls, AutoencoderClassifier)
+    )
+
+
+# The ONNX opset of the exported graphs (onnxruntime has run it since 1.14).
 _OPSET = 18
 # Rows of the example batch the network is traced with: not 1, which an exporter may specialise on.
 _TRACE_ROWS = 3
@@ -435,7 +436,7 @@ def register_converters():
     _require_onnx()
     from skl2onnx import update_registered_converter
 
-    for cls in TRANSFORMERS:
+    for cls in _transformers():
         update_registered_converter(cls, _alias(cls), _transformer_shape, _transformer_converter)
     update_registered_converter(
         AutoencoderOutlierDetector, _alias(AutoencoderOutlierDetector), _detector_shape,

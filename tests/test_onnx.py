@@ -18,6 +18,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from torch import nn
 
 import skae
+import skae.onnx
 from skae import (
     VAE,
     Autoencoder,
@@ -90,6 +91,17 @@ ESTIMATORS = {
 }
 # Those that need X in [0, 1].
 UNIT = {"Autoencoder-tied-bce", "VAE-full-bernoulli"}
+
+
+def test_every_autoencoder_is_covered():
+    """The converters are registered for every public autoencoder, and the tests cover each."""
+    from skl2onnx._supported_operators import sklearn_operator_name_map
+
+    public = set(skae.onnx._transformers())
+    assert public >= {Autoencoder, SparseAutoencoder, DenoisingAutoencoder, ContractiveAutoencoder, VAE,
+                      LadderAutoencoder, HashingAutoencoder}
+    assert public <= {type(make()) for make in ESTIMATORS.values()}
+    assert set(sklearn_operator_name_map) >= public | {AutoencoderOutlierDetector, AutoencoderClassifier}
 
 
 @pytest.fixture(autouse=True)
