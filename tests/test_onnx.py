@@ -3,6 +3,7 @@
 import functools
 import pathlib
 import re
+import sys
 import warnings
 
 import numpy as np
@@ -269,6 +270,20 @@ def test_decoder(fitted, digits, name, dtype):
     close(X_out, est.inverse_transform(Z))
 
 
+def test_decoder_of_classifier_and_detector():
+    """The classifier's decoder is its autoencoder's; the detector's, its fitted autoencoder's."""
+    pipe = fitted_classifier("Autoencoder")
+    clf = pipe[-1]
+    Z = clf.transform(pipe[0].transform(load_digits().data[:50]))
+    (X_out,) = ort.InferenceSession(to_onnx_decoder(clf).SerializeToString()).run(None, {"Z": Z})
+    close(X_out, clf.inverse_transform(Z))
+    pipe, _, _ = fitted_detector("Autoencoder", True)
+    ae = pipe[-1].autoencoder_
+    Z = ae.transform(pipe[0].transform(load_digits().data[:50])).astype(np.float64)
+    (X_out,) = ort.InferenceSession(to_onnx_decoder(pipe[-1], dtype=np.float64).SerializeToString()).run(None, {"Z": Z})
+    close(X_out, ae.inverse_transform(Z))
+
+
 @pytest.mark.parametrize("name", ["VAE", "VAE-full-bernoulli"])
 @pytest.mark.parametrize("kind", ["mean", "draw"])
 def test_sampler(fitted, name, kind):
@@ -312,6 +327,12 @@ def test_unfitted_and_wrong_input():
         to_onnx_sampler(Autoencoder())
     with pytest.raises(TypeError, match="fitted skae autoencoder"):
         to_onnx_decoder(LogisticRegression())
+
+
+def test_missing_extra_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "skl2onnx", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r'pip install "skae\[onnx\]"'):
+        skae.onnx.register_converters()
 
 
 def test_int_input_is_refused(fitted):
