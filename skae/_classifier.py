@@ -3,7 +3,7 @@
 The classifier is an engine estimator (it inherits :class:`BaseAutoencoder`: the training loop,
 ``transform``, the Jacobian, persistence) and it holds the autoencoder whose loss it adds
 (``autoencoder_``, an unfitted clone). It talks to that autoencoder through the engine's hooks only
-(``_on_first_fit``, ``_check_params``, ``_set_loss_scale``, ``_build_module``, ``_forward_loss``,
+(``_on_first_fit``, ``_check_params``, ``_reference_loss``, ``_build_module``, ``_loss``,
 ``_validation_score``, ``_score_samples_tensor``), never through its private attributes; what a
 step needs beyond the batch (the labeled rows appended to it, ``n_extra``) travels as arguments.
 Holding rather than inheriting the autoencoder lets one classifier take any skae autoencoder.
@@ -28,6 +28,7 @@ from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
 from ._modules import MLP
 from ._params import ENGINE_CONSTRAINTS, store_params
+from ._training import Loss
 
 __all__ = ["AutoencoderClassifier"]
 
@@ -243,7 +244,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     Notes
     -----
     *Which code the head sees.* During training the head is fed the code returned by the
-    autoencoder's own training pass (``_forward_loss``), with dropout active: the code of the
+    autoencoder's own training pass (``_loss``), with dropout active: the code of the
     corrupted input for a denoising autoencoder (a data augmentation of the labeled rows), the
     posterior mean ``mu`` for skae's VAE (its KL and reconstruction terms use the sampled ``z``). At
     prediction time (:meth:`predict`, :meth:`predict_proba`, :meth:`transform`) the code of the clean
@@ -506,12 +507,12 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
                 pre.fit(X)
             self._pretrained_module = pre.module_
 
-    def _set_loss_scale(self, var):
+    def _reference_loss(self, var):
         # The autoencoder's term is its own unit-free objective (reconstruction relative to the data's
         # variance, plus its penalty), so reconstruction_weight means the same on data in any units.
         # The joint loss itself, a cross-entropy plus that, is unitless.
-        self._loss_scale = 1.0
-        self.autoencoder_._set_loss_scale(var)
+        self.autoencoder_._loss_scale = self.autoencoder_._reference_loss(var)
+        return 1.0
 
     def _build_module(self, n_features):
         ae_module = getattr(self, "_pretrained_module", None)
@@ -535,18 +536,19 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
         return _adam([g for g in groups if g["params"]], self.learning_rate_init)
 
-    def _batch_loss(self, module, X, y, generator, n_extra=0):
+    def _loss(self, module, batch):
         # The n_extra labeled rows appended to the step's batch (_LabeledBatches) enter the supervised
         # term; an autoencoder that normalises over the batch (the ladder) takes its statistics, and
         # its cost, from the step's own rows only.
-        reconstruction, code = self.autoencoder_._forward_loss(module.autoencoder, X, generator, n_extra)
+        unsupervised = self.autoencoder_._loss(module.autoencoder, batch)
+        reconstruction, code, y = unsupervised.value, unsupervised.code, batch.y
         logits = module.head(code)
         # ignore_index drops the unlabeled rows from the sum: they get no supervised gradient at all.
         n_labeled = (y >= 0).sum().clamp(min=1)
         supervised = F.cross_entropy(logits.float(), y, ignore_index=-1, reduction="sum") / n_labeled
         if self.reconstruction_weight == 0:
-            return supervised
-        return supervised + self.reconstruction_weight * reconstruction
+            return Loss(supervised, code)
+        return Loss(supervised + self.reconstruction_weight * reconstruction, code)
 
     def _validation_score(self, module, rows, index, y):
         labeled = index[y[index] >= 0]

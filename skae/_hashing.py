@@ -11,6 +11,7 @@ from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
 from ._modules import HashingModule
 from ._params import store_params
+from ._training import Loss
 
 __all__ = ["HashingAutoencoder"]
 
@@ -233,18 +234,19 @@ class HashingAutoencoder(BaseAutoencoder):
             dropout=self.dropout,
         )
 
-    def _forward(self, module, X_in, generator):
+    def _loss(self, module, batch):
+        X_in = self._corrupt(batch.X, batch.generator, module)
         a = module.logits(X_in)
         level = self._noise_level()
         if level:
-            a = a + level * torch.randn(a.shape, generator=generator, device=a.device, dtype=a.dtype)
+            a = a + level * torch.randn(a.shape, generator=batch.generator, device=a.device, dtype=a.dtype)
         if self.binarization == "sigmoid":
             code = torch.sigmoid(a)
         else:
             # Forward: the bits. Backward: the sigmoid's gradient (straight-through estimator).
             soft = torch.sigmoid(a)
             code = (a > 0).to(a.dtype) + (soft - soft.detach())
-        return code, module.decode_preactivation(code)
+        return Loss(self._reconstruction(module.decode_preactivation(code), batch.X), code)
 
     def transform_packed(self, X):
         """Encode X as bit-packed codes: 8 bits to a byte.

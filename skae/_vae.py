@@ -21,6 +21,7 @@ from ._modules import (  # noqa: F401 (the network lives with the others; these 
     strictly_lower,
 )
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
+from ._training import Loss
 
 __all__ = ["VAE", "VAEModule"]
 
@@ -342,7 +343,9 @@ class VAE(BaseAutoencoder):
             likelihood_variance=self.likelihood_variance,
         )
 
-    def _forward(self, module, X_in, generator):
+    def _loss(self, module, batch):
+        X, generator = batch.X, batch.generator
+        X_in = self._corrupt(X, generator, module)
         mu, logvar, tril = module.posterior(X_in)
         k = self.n_train_samples
         # One draw per row: (n, K). Several: (k, n, K) codes, decoded as k * n rows.
@@ -354,10 +357,9 @@ class VAE(BaseAutoencoder):
             out = out.reshape(k, *mu.shape[:-1], -1)
             if out_logvar is not None and out_logvar.dim() > 1:  # one per row and draw
                 out_logvar = out_logvar.reshape(k, *mu.shape[:-1], -1)
-        return mu, (mu, logvar, tril, z, log_q, out, out_logvar)
+        return Loss(self._elbo_loss(module, X, mu, logvar, tril, z, log_q, out, out_logvar), mu)
 
-    def _loss(self, X, X_in, code, output, module):
-        mu, logvar, tril, z, log_q, out, out_logvar = output
+    def _elbo_loss(self, module, X, mu, logvar, tril, z, log_q, out, out_logvar):
         if z.dim() > 2:  # k draws per row
             X = X.unsqueeze(0).expand_as(out)
         log_px = module.log_likelihood(X, out, out_logvar)

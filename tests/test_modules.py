@@ -348,7 +348,7 @@ def test_contractive_penalty_works_with_a_user_module(X, estimator):
     assert np.isfinite(est.loss_curve_).all()
     module = est.module_.eval()
     xb = torch.from_numpy(np.ascontiguousarray(X[:8], dtype=np.float32))
-    _, (_, penalty) = est._forward(module, xb, torch.Generator().manual_seed(0))
+    _, _, penalty = est._penalised_pass(module, xb, torch.Generator().manual_seed(0))
     if estimator == "exact":
         J = est.jacobian(X[:8]).astype(np.float64) * module.conditioning.scale.numpy()
         np.testing.assert_allclose(penalty.detach().numpy(), (J**2).sum(axis=(1, 2)), rtol=1e-4)
