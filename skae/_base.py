@@ -443,34 +443,43 @@ class BaseAutoencoder(
 
     # ------------------------------------------------------------------ inference
 
-    def _batches(self, X):
-        """Yield ``(start, stop, tensor on the module's device)`` over validated X."""
+    def _inference_batches(self, X, batch_size=_INFERENCE_BATCH, autograd=False):
+        """Yield ``(start, stop, batch)`` over validated X: the one loop behind every output path.
+
+        ``batch`` is rows ``start:stop`` on the module's device; while they are consumed ``module_``
+        is in eval mode, under ``torch.inference_mode`` (``torch.no_grad`` with ``autograd``, for
+        the Jacobian's functional transforms), and, with ``verbose``, a progress bar counts the
+        batches of a large X. Memory stays bounded by the batch, whatever n_samples is.
+        """
         rows = _Rows(X)
         device = self._module_device()
-        for start in range(0, rows.n, _INFERENCE_BATCH):
-            stop = min(start + _INFERENCE_BATCH, rows.n)
-            yield start, stop, rows.slice(start, stop).to(device)
-
-    def _apply(self, X, fn, n_out):
-        """Apply ``fn(module, batch) -> tensor`` batch by batch; numpy float32 out."""
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        module = self.module_
-        out = np.empty((X.shape[0], *n_out), dtype=np.float32)
-        n_batches = math.ceil(X.shape[0] / _INFERENCE_BATCH)
+        n_batches = math.ceil(rows.n / batch_size)
         bar = None
         if self.verbose and n_batches >= _PROGRESS_MIN_BATCHES:
             bar = Progress(n_batches, type(self).__name__, "batches", leave=False)
         try:
-            with torch.inference_mode():
-                module.eval()
-                for start, stop, xb in self._batches(X):
-                    out[start:stop] = fn(module, xb).float().cpu().numpy()
+            with torch.no_grad() if autograd else torch.inference_mode():
+                self.module_.eval()
+                for start in range(0, rows.n, batch_size):
+                    stop = min(start + batch_size, rows.n)
+                    yield start, stop, rows.slice(start, stop).to(device)
                     if bar is not None:
                         bar.update()
         finally:
             if bar is not None:
                 bar.close()
+
+    def _apply(self, X, fn, n_out, validated=False):
+        """``fn(module, batch) -> tensor`` over X batch by batch; numpy float32 out, checked finite.
+
+        X is validated here unless ``validated`` (inverse_transform validates its codes itself).
+        """
+        check_is_fitted(self)
+        if not validated:
+            X = self._validate_X(X, reset=False)
+        out = np.empty((X.shape[0], *n_out), dtype=np.float32)
+        for start, stop, xb in self._inference_batches(X):
+            out[start:stop] = fn(self.module_, xb).float().cpu().numpy()
         return _check_finite_output(self, out, X)
 
     def _mean_score(self, module, rows, index):
@@ -541,14 +550,7 @@ class BaseAutoencoder(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform is "
                 f"expecting {self.n_components} features (n_components) as input."
             )
-        out = np.empty((Z.shape[0], self.n_features_in_), dtype=np.float32)
-        device = self._module_device()
-        with torch.inference_mode():
-            self.module_.eval()
-            for start in range(0, Z.shape[0], _INFERENCE_BATCH):
-                zb = torch.from_numpy(np.array(Z[start : start + _INFERENCE_BATCH])).to(device)
-                out[start : start + zb.shape[0]] = self.module_.decode(zb).float().cpu().numpy()
-        return _check_finite_output(self, out, Z)
+        return self._apply(Z, lambda m, zb: m.decode(zb), (self.n_features_in_,), validated=True)
 
     def score_samples(self, X):
         """Per-sample score: the negative reconstruction error (mean over features).

@@ -570,9 +570,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
 
     # ------------------------------------------------------------------ prediction
 
-    def _proba(self, module, X):
-        # Normalised in float64 so that rows sum to 1 to float32 precision once cast back.
-        return torch.softmax(module.logits(X).double(), dim=1)
+    def _proba(self, X, log):
+        """``predict_proba`` (``log_softmax`` with ``log``), normalised in float64 so that rows sum
+        to 1 to float32 precision once cast back."""
+        normalise = torch.log_softmax if log else torch.softmax
+        return self._apply(X, lambda m, xb: normalise(m.logits(xb).double(), dim=1), (len(self.classes_),))
 
     def predict_proba(self, X):
         """Class probabilities, from the code of the clean input.
@@ -597,7 +599,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         np.float32(1.0)
         """
         check_is_fitted(self)
-        return self._apply(X, self._proba, (len(self.classes_),))
+        return self._proba(X, log=False)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -621,9 +623,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         (4, 3)
         """
         check_is_fitted(self)
-        return self._apply(
-            X, lambda m, xb: torch.log_softmax(m.logits(xb).double(), dim=1), (len(self.classes_),)
-        )
+        return self._proba(X, log=True)
 
     def predict(self, X):
         """Predicted class of each row.

@@ -279,10 +279,7 @@ class HashingAutoencoder(BaseAutoencoder):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         out = np.empty((X.shape[0], -(-self.n_components // 8)), dtype=np.uint8)
-        module = self.module_
         # A batch at a time: the float32 codes of all rows would take 32 times the packed size.
-        with torch.inference_mode():
-            module.eval()
-            for start, stop, xb in self._batches(X):
-                out[start:stop] = np.packbits(module.encode(xb).cpu().numpy().astype(bool), axis=1)
+        for start, stop, xb in self._inference_batches(X):
+            out[start:stop] = np.packbits(self.module_.encode(xb).cpu().numpy().astype(bool), axis=1)
         return out

@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 from torch import nn
 
 import skae
+from skae._base import BaseAutoencoder
 from skae.modules import ConvAutoencoderModule
 
 # Every estimator that takes a network of one's own.
@@ -366,7 +367,7 @@ def _case_id(obj):
     # parametrize_with_checks names a case by the estimator's repr, which holds the address of the
     # function passed as module= (row_conv) and so differs between processes: pytest-xdist's workers
     # must collect the same ids. Name the estimator by its class and its module's __name__ instead.
-    if isinstance(obj, skae.BaseAutoencoder):
+    if isinstance(obj, BaseAutoencoder):
         return f"{type(obj).__name__}(module={obj.module.__name__})"
     return getattr(obj, "func", obj).__name__  # a check: functools.partial(check_..., name)
 
