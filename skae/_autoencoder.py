@@ -9,9 +9,9 @@ from torch import nn
 from ._base import BaseAutoencoder, _check_precision
 from ._docstrings import engine_docs
 from ._losses import mean_reconstruction_loss
-from ._modules import AutoencoderModule, UserModule
 from ._params import network_constraints, store_params
 from ._pretraining import pretrain_autoencoder
+from .nn.autoencoder import AutoencoderModule, UserModule
 
 __all__ = ["Autoencoder"]
 

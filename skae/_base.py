@@ -4,9 +4,9 @@ An estimator is this engine plus a few hooks: :class:`BaseAutoencoder`'s docstri
 with who overrides each.
 
 ``fit`` and ``partial_fit`` run ``_fit``: validation, ``_initialize`` at the first fit (or
-``_resume``), the hold-out split, pretraining, then ``_training_state`` builds the call's
-``TrainingState`` once and ``_train`` (``_training.py``: epochs of shuffled mini-batches, one
-``_loss`` and one optimizer step each, early stopping, divergence and Ctrl-C handling) runs on it.
+``_resume``), the hold-out split, pretraining, then the call's ``TrainingState``, built once, and
+``_train`` on it (both in ``_training.py``: epochs of shuffled mini-batches, one ``_loss`` and one
+optimizer step each, early stopping, divergence and Ctrl-C handling).
 Beside it: ``_data.py`` (validated X as tensors, the feature statistics), ``_device.py`` (seeds,
 devices, precision), ``_schedule.py`` (the step size and time budget), ``_jacobian.py``
 (``jacobian`` and ``tangent_space``) and ``_persistence.py`` (pickling).
@@ -29,16 +29,12 @@ from ._jacobian import JacobianMixin
 from ._losses import mean_reconstruction_loss, reconstruction_loss
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._persistence import PersistenceMixin
-from ._progress import Progress, tqdm_available
-from ._schedule import StepSchedule, clock
+from ._progress import Progress
+from ._schedule import clock
 from ._training import (
-    Checkpoint,
     Loss,
     TrainingData,
     TrainingLoop,
-    TrainingState,
-    _bind_generator,
-    _snapshot,
 )
 
 __all__ = ["BaseAutoencoder"]
@@ -87,8 +83,8 @@ class BaseAutoencoder(
 
     Four more exist for the one estimator with targets, the semi-supervised classifier, so that it
     trains in this same loop: ``_validate_fit_data``, ``_batch_extension``, ``_validation_score``
-    and ``_new_optimizer``. The rest (``_fit``, ``_initialize``, ``_resume``,
-    ``_training_state``, and ``_train``, ``_end_epoch``, ``_finish_training`` of
+    and ``_new_optimizer``. The rest (``_fit``, ``_initialize``, ``_resume``, and
+    ``_hold_out``, ``_training_state``, ``_train``, ``_end_epoch``, ``_finish_training`` of
     ``skae/_training.py``) is the engine itself and not meant to be overridden.
     """
 
@@ -145,7 +141,7 @@ class BaseAutoencoder(
 
         Returns an object with ``extend(index, generator)``, the row indices of a step from those of
         its shuffled mini-batch, and ``size``, the number of rows it appends. The semi-supervised
-        classifier appends a mini-batch of labeled rows (see ``_classifier._LabeledBatches``).
+        classifier appends a mini-batch of labeled rows (see ``_training.LabeledBatches``).
         """
         return None
 
@@ -384,62 +380,6 @@ class BaseAutoencoder(
             if early_stopping:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
-
-    def _hold_out(self, n, cpu_gen, early_stopping):
-        """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
-        if not early_stopping:
-            return None, None
-        n_val = max(1, int(round(self.validation_fraction * n)))
-        if n - n_val < 1:
-            raise ValueError(
-                f"early_stopping=True needs at least 2 samples to hold out a validation set, "
-                f"got n_samples={n}."
-            )
-        perm = torch.randperm(n, generator=cpu_gen)
-        return perm[n_val:], perm[:n_val]
-
-    def _training_state(self, data, cpu_gen, autocast, incremental, started):
-        """The state of one call's epochs: optimizer, schedule, generators, progress, checkpoint."""
-        module = self.module_
-        if getattr(self, "_optimizer", None) is None:
-            self._optimizer = self._new_optimizer(module)
-            if getattr(self, "_optimizer_state", None) is not None:
-                self._optimizer.load_state_dict(self._optimizer_state)
-        self._optimizer_state = None
-        # set_params(learning_rate_init=...) between partial_fit calls takes effect (e.g. a decay).
-        for group in self._optimizer.param_groups:
-            group["lr"] = self.learning_rate_init
-        # Noise and sampling happen on the compute device, from a generator seeded by the CPU one.
-        device = self._module_device()
-        gen = cpu_gen
-        if device.type != "cpu":
-            gen = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, (1,), generator=cpu_gen)))
-
-        data.extension = self._batch_extension(data.targets, data.train_index, data.n_train)
-        batch_size = self._batch_size(data.n_train)
-        max_epochs = 1 if incremental else self.max_iter
-        # Schedules and the time budget belong to fit; a partial_fit epoch runs at learning_rate_init
-        # (so that a set_params(learning_rate_init=...) loop between calls keeps working).
-        schedule = StepSchedule(
-            "constant" if incremental else self.learning_rate,
-            self.learning_rate_init,
-            self.decay_start,
-            total_steps=max_epochs * math.ceil(data.n_train / batch_size),
-            max_time=None if incremental else self.max_time,
-            start=started,
-        )
-        state = TrainingState(
-            module, self._optimizer, schedule, data, cpu_gen, gen, autocast, batch_size, max_epochs, incremental,
-            tol=self.tol * self._loss_scale,
-        )
-        # verbose: a line per epoch; with tqdm installed, a bar over the epochs of a fit (a partial_fit
-        # call's bar is over its batches); verbose >= 2 adds a bar over the batches of each epoch.
-        if self.verbose and not incremental and tqdm_available():
-            state.epoch_bar = Progress(max_epochs, type(self).__name__, "epoch", plain=False)
-        state.batch_bars = self.verbose >= 2 or (self.verbose and incremental and tqdm_available())
-        _bind_generator(module, gen)
-        state.checkpoint = Checkpoint.take(self, state, _snapshot(module), None)
-        return state
 
     # ------------------------------------------------------------------ inference
 

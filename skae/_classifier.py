@@ -4,13 +4,13 @@ The classifier is an engine estimator (it inherits :class:`BaseAutoencoder`: the
 ``transform``, the Jacobian, persistence) and it holds the autoencoder whose loss it adds
 (``autoencoder_``, an unfitted clone). It talks to that autoencoder through the engine's hooks only
 (``_on_first_fit``, ``_check_params``, ``_reference_loss``, ``_build_module``, ``_loss``,
-``_validation_score``, ``_score_samples_tensor``), never through its private attributes; what a
-step needs beyond the batch (the labeled rows appended to it, ``n_extra``) travels as arguments.
+``_validation_score``, ``_score_samples_tensor``), and sets the unit of that autoencoder's objective
+(``_loss_scale``, from its ``_reference_loss``) as the engine sets any estimator's; what a step needs
+beyond the batch (the labeled rows appended to it, ``n_extra``) travels in the ``Batch``.
 Holding rather than inheriting the autoencoder lets one classifier take any skae autoencoder.
 """
 
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,93 +21,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
-from torch import nn
 
 from ._base import _INFERENCE_BATCH, BaseAutoencoder, _adam, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
-from ._modules import MLP
 from ._params import ENGINE_CONSTRAINTS, store_params
-from ._training import Loss
+from ._training import LabeledBatches, Loss
+from .nn.classifier import ClassifierNetwork, CodeAsScores
+from .nn.layers import MLP
 
 __all__ = ["AutoencoderClassifier"]
-
-
-@dataclass
-class _LabeledBatches:
-    """The labeled rows a training step appends to its mini-batch (``labeled_batch_size``).
-
-    ``size`` rows of ``pool`` per step, cycling through the pool in a fresh random order each time
-    it is used up; ``order`` and ``pos`` are where the cycle stands.
-    """
-
-    pool: torch.Tensor
-    size: int
-    order: torch.Tensor = None
-    pos: int = 0
-
-    def extend(self, index, generator):
-        """The step's row indices: its mini-batch ``index``, then ``size`` labeled rows."""
-        parts = [index]
-        need = self.size
-        while need:
-            if self.order is None or self.pos >= self.order.numel():
-                self.order, self.pos = self.pool[torch.randperm(self.pool.numel(), generator=generator)], 0
-            part = self.order[self.pos : self.pos + need]
-            self.pos += part.numel()
-            need -= part.numel()
-            parts.append(part)
-        return torch.cat(parts)
-
-
-class _ClassifierNetwork(nn.Module):
-    """An autoencoder module and a classifier head on its code.
-
-    ``encode``/``decode`` are the autoencoder's, so the engine's transform, inverse_transform and
-    jacobian work unchanged. ``pretrained`` keeps the autoencoder's weights at ``reset_parameters``.
-    """
-
-    def __init__(self, autoencoder, head, pretrained=False):
-        super().__init__()
-        self.autoencoder = autoencoder
-        self.head = head
-        self.pretrained = pretrained
-
-    def reset_parameters(self, generator):
-        if not self.pretrained:
-            self.autoencoder.reset_parameters(generator)
-        self.head.reset_parameters(generator)
-
-    def condition(self, loc, scale):
-        # A pretrained autoencoder learned the same statistics in its own fit.
-        if not self.pretrained and hasattr(self.autoencoder, "condition"):
-            self.autoencoder.condition(loc, scale)
-
-    def encode(self, x):
-        return self.autoencoder.encode(x)
-
-    def decode_preactivation(self, z):
-        return self.autoencoder.decode_preactivation(z)
-
-    def decode(self, z):
-        return self.autoencoder.decode(z)
-
-    def logits(self, x):
-        """Class scores of clean ``x`` (call in eval mode: no dropout, deterministic code)."""
-        return self.head(self.encode(x))
-
-    def forward(self, x):
-        return self.autoencoder(x)
-
-
-class _CodeAsScores(nn.Module):
-    """No head: the code itself holds the class scores (``classifier_hidden_layer_sizes=None``)."""
-
-    def reset_parameters(self, generator):
-        pass
-
-    def forward(self, code):
-        return code
 
 
 def _unlabeled_mask(y, marker):
@@ -405,7 +328,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         if self.labeled_batch_size is not None and 0 < n_labeled < n_train:
             wanted = self._batch_size(n_train) if self.labeled_batch_size == "auto" else self.labeled_batch_size
             size = min(wanted, n_labeled)
-        return _LabeledBatches(pool, size) if size else None
+        return LabeledBatches(pool, size) if size else None
 
     def _make_autoencoder(self):
         ae = LadderAutoencoder(n_components=len(self.classes_)) if self.autoencoder is None else self.autoencoder
@@ -522,11 +445,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             ae_module = self.autoencoder_._build_module(n_features)
         sizes = self._head_sizes()
         if sizes is None:
-            head = _CodeAsScores()
+            head = CodeAsScores()
         else:
             sizes = (sizes,) if isinstance(sizes, Integral) else tuple(int(h) for h in sizes)
             head = MLP([self.autoencoder_.n_components, *sizes, len(self.classes_)], "relu", "identity")
-        return _ClassifierNetwork(ae_module, head, pretrained=pretrained)
+        return ClassifierNetwork(ae_module, head, pretrained=pretrained)
 
     def _new_optimizer(self, module):
         groups = []
@@ -537,7 +460,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         return _adam([g for g in groups if g["params"]], self.learning_rate_init)
 
     def _loss(self, module, batch):
-        # The n_extra labeled rows appended to the step's batch (_LabeledBatches) enter the supervised
+        # The n_extra labeled rows appended to the step's batch (LabeledBatches) enter the supervised
         # term; an autoencoder that normalises over the batch (the ladder) takes its statistics, and
         # its cost, from the step's own rows only.
         unsupervised = self.autoencoder_._loss(module.autoencoder, batch)

@@ -8,10 +8,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._autoencoder import Autoencoder
 from ._docstrings import engine_docs
 from ._jacobian import _input_scale
-from ._modules import MLP
 from ._params import store_params
 from ._penalties import contractive_penalty, jacobian_norm_by_products, rademacher_like
 from ._training import Loss
+from .nn.layers import MLP
 
 __all__ = ["ContractiveAutoencoder"]
 
@@ -332,7 +332,7 @@ _EXACT_ROWS_PER_PROJECTION = 2
 
 
 def _mlp_encoder(module):
-    """The :class:`~skae._modules.MLP` encoder the exact layer-by-layer penalty can use, or None."""
+    """The :class:`~skae.nn.layers.MLP` encoder the exact layer-by-layer penalty can use, or None."""
     encoder = getattr(module, "encoder", None)
     if (
         isinstance(encoder, MLP)

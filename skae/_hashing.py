@@ -9,9 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
-from ._modules import HashingModule
 from ._params import store_params
 from ._training import Loss
+from .nn.hashing import HashingModule
 
 __all__ = ["HashingAutoencoder"]
 

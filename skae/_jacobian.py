@@ -7,7 +7,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from ._data import _check_finite_output
-from ._modules import Conditioning
+from .nn.layers import Conditioning
 
 __all__ = ["JacobianMixin"]
 
@@ -18,7 +18,7 @@ _JACOBIAN_BATCH = 64
 def _input_scale(module):
     """The per-feature scale of the network's standardised input, or None if it reads raw input.
 
-    The first :class:`~skae._modules.Conditioning` in ``module`` (the autoencoder's, inside a
+    The first :class:`~skae.nn.layers.Conditioning` in ``module`` (the autoencoder's, inside a
     classifier's network too): its encoder sees ``(x - loc) / scale``.
     """
     for m in module.modules():

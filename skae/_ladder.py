@@ -8,11 +8,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
-from ._modules import ACTIVATIONS, LadderModule, _Combinator  # noqa: F401 (importable from here too)
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._training import Loss
+from .nn.ladder import LadderModule
 
-__all__ = ["LadderAutoencoder", "LadderModule"]
+__all__ = ["LadderAutoencoder"]
 
 @engine_docs
 class LadderAutoencoder(BaseAutoencoder):

@@ -16,10 +16,10 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._data import _Rows
-from ._progress import Progress
+from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
 
-__all__ = ["Batch", "Loss", "TrainingLoop", "TrainingState"]
+__all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState"]
 
 
 @dataclass
@@ -52,6 +52,33 @@ class Loss:
 
 
 @dataclass
+class LabeledBatches:
+    """The labeled rows each step of the classifier appends to its mini-batch (``labeled_batch_size``).
+
+    ``size`` rows of ``pool`` per step, cycling through the pool in a fresh random order each time
+    it is used up; ``order`` and ``pos`` are where the cycle stands.
+    """
+
+    pool: torch.Tensor
+    size: int
+    order: torch.Tensor = None
+    pos: int = 0
+
+    def extend(self, index, generator):
+        """The step's row indices: its mini-batch ``index``, then ``size`` labeled rows."""
+        parts = [index]
+        need = self.size
+        while need:
+            if self.order is None or self.pos >= self.order.numel():
+                self.order, self.pos = self.pool[torch.randperm(self.pool.numel(), generator=generator)], 0
+            part = self.order[self.pos : self.pos + need]
+            self.pos += part.numel()
+            need -= part.numel()
+            parts.append(part)
+        return torch.cat(parts)
+
+
+@dataclass
 class TrainingData:
     """The rows one call trains on: all of ``rows``, or those of ``train_index`` (early stopping).
 
@@ -63,7 +90,7 @@ class TrainingData:
     targets: torch.Tensor
     train_index: torch.Tensor
     val_index: torch.Tensor
-    extension: object = None
+    extension: LabeledBatches = None
 
     @property
     def n_train(self):
@@ -152,7 +179,63 @@ class TrainingState:
 
 
 class TrainingLoop:
-    """The epochs of ``BaseAutoencoder``: ``_train`` and its two steps."""
+    """The engine's training half: ``_hold_out``, ``_training_state`` (built once per call) and ``_train``."""
+
+    def _hold_out(self, n, cpu_gen, early_stopping):
+        """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
+        if not early_stopping:
+            return None, None
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least 2 samples to hold out a validation set, "
+                f"got n_samples={n}."
+            )
+        perm = torch.randperm(n, generator=cpu_gen)
+        return perm[n_val:], perm[:n_val]
+
+    def _training_state(self, data, cpu_gen, autocast, incremental, started):
+        """The state of one call's epochs: optimizer, schedule, generators, progress, checkpoint."""
+        module = self.module_
+        if getattr(self, "_optimizer", None) is None:
+            self._optimizer = self._new_optimizer(module)
+            if getattr(self, "_optimizer_state", None) is not None:
+                self._optimizer.load_state_dict(self._optimizer_state)
+        self._optimizer_state = None
+        # set_params(learning_rate_init=...) between partial_fit calls takes effect (e.g. a decay).
+        for group in self._optimizer.param_groups:
+            group["lr"] = self.learning_rate_init
+        # Noise and sampling happen on the compute device, from a generator seeded by the CPU one.
+        device = self._module_device()
+        gen = cpu_gen
+        if device.type != "cpu":
+            gen = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, (1,), generator=cpu_gen)))
+
+        data.extension = self._batch_extension(data.targets, data.train_index, data.n_train)
+        batch_size = self._batch_size(data.n_train)
+        max_epochs = 1 if incremental else self.max_iter
+        # Schedules and the time budget belong to fit; a partial_fit epoch runs at learning_rate_init
+        # (so that a set_params(learning_rate_init=...) loop between calls keeps working).
+        schedule = StepSchedule(
+            "constant" if incremental else self.learning_rate,
+            self.learning_rate_init,
+            self.decay_start,
+            total_steps=max_epochs * math.ceil(data.n_train / batch_size),
+            max_time=None if incremental else self.max_time,
+            start=started,
+        )
+        state = TrainingState(
+            module, self._optimizer, schedule, data, cpu_gen, gen, autocast, batch_size, max_epochs, incremental,
+            tol=self.tol * self._loss_scale,
+        )
+        # verbose: a line per epoch; with tqdm installed, a bar over the epochs of a fit (a partial_fit
+        # call's bar is over its batches); verbose >= 2 adds a bar over the batches of each epoch.
+        if self.verbose and not incremental and tqdm_available():
+            state.epoch_bar = Progress(max_epochs, type(self).__name__, "epoch", plain=False)
+        state.batch_bars = self.verbose >= 2 or (self.verbose and incremental and tqdm_available())
+        _bind_generator(module, gen)
+        state.checkpoint = Checkpoint.take(self, state, _snapshot(module), None)
+        return state
 
     def _train(self, state):
         """Epochs of shuffled mini-batches until one says stop, then ``_finish_training``."""

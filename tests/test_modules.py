@@ -396,7 +396,7 @@ def test_sklearn_compatible_with_a_module(estimator, check):
 def test_mlp_trace_is_the_forward_pass(dropout):
     # The contractive penalty reads the encoder's pre-activations and dropout masks from trace():
     # its output must be the forward pass itself, mask for mask (the same generator draws).
-    from skae._modules import ACTIVATIONS, MLP
+    from skae.nn.layers import ACTIVATIONS, MLP
 
     mlp = MLP([6, 5, 4, 3], activation="tanh", last_activation="sigmoid", dropout=dropout)
     mlp.reset_parameters(torch.Generator().manual_seed(0))

@@ -15,9 +15,9 @@ import skae._autoencoder
 from skae import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, SparseAutoencoder
 from skae._device import _bfloat16_supported
 from skae._losses import mean_reconstruction_loss
-from skae._modules import AutoencoderModule
 from skae._pretraining import layer_pairs, pretrain_autoencoder
 from skae.modules import ConvAutoencoderModule
+from skae.nn.autoencoder import AutoencoderModule
 
 # The fits are a few epochs long on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

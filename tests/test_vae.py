@@ -19,7 +19,7 @@ from torch.distributions import MultivariateNormal, kl_divergence
 
 from skae import VAE
 from skae._training import Batch
-from skae._vae import (
+from skae.nn.vae import (
     _LIKELIHOOD_LOGVAR_BOUNDS,
     importance_weighted_bound,
     kl_standard_normal,
