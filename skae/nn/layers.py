@@ -9,6 +9,7 @@ torch's global RNG.
 
 import contextlib
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,7 @@ __all__ = [
     "glorot_uniform_",
     "isolated_rng",
     "logit",
+    "run_layers",
     "topk_mask",
 ]
 
@@ -95,6 +97,31 @@ def isolated_rng(seed, device=None):
         if cuda:
             torch.cuda.default_generators[index].manual_seed(seed)
         yield
+
+
+def run_layers(net, x, layers, last=True):
+    """The one layer loop of the fully connected networks (``MLP``, ``TiedMLP``).
+
+    ``net.activation``, then in training ``net.dropout`` (masks from ``net.generator``), after
+    every affine map of ``layers`` but the last; the last map is applied only if ``last`` (else the
+    input of the last layer is returned). ``MLP.trace`` is this loop keeping its intermediate values.
+    """
+    # Plain iteration: slicing a ModuleList builds a new one per call, which costs as much as a
+    # small layer's matmul at small batch sizes.
+    act = ACTIVATIONS[net.activation]
+    p, generator = (net.dropout if net.training else 0.0), net.generator
+    n_hidden = len(layers) - 1
+    for i, layer in enumerate(layers):
+        if i == n_hidden:
+            return layer(x) if last else x
+        x = act(layer(x))
+        if p:
+            x = dropout(x, p, generator)
+
+
+def _linear_t(x, weight, bias):
+    """The affine map of a tied decoder layer: the encoder layer's weight, transposed."""
+    return F.linear(x, weight.t(), bias)
 
 
 class Conditioning(nn.Module):
@@ -174,17 +201,7 @@ class MLP(nn.Module):
         return self.layers[-1](h)
 
     def _run(self, x, last):
-        # Plain iteration: slicing a ModuleList builds a new one per call, which costs as much as a
-        # small layer's matmul at small batch sizes.
-        act = ACTIVATIONS[self.activation]
-        drop = self.dropout if self.training else 0.0
-        n_hidden = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            if i == n_hidden:
-                return layer(x) if last else x
-            x = act(layer(x))
-            if drop:
-                x = dropout(x, drop, self.generator)
+        return run_layers(self, x, self.layers, last)
 
     def trace(self, x, generator=None):
         """The forward pass, keeping what a penalty on its Jacobian needs (no second pass).
@@ -257,18 +274,11 @@ class TiedMLP(nn.Module):
         return F.linear(h, self._encoder[0].layers[0].weight.t(), self.biases[-1])
 
     def _run(self, z, last):
-        act = ACTIVATIONS[self.activation]
-        weights = [layer.weight for layer in reversed(self._encoder[0].layers)]
-        n = len(weights)
-        for i, (w, b) in enumerate(zip(weights, self.biases)):
-            if i == n - 1 and not last:
-                return z
-            z = F.linear(z, w.t(), b)
-            if i < n - 1:
-                z = act(z)
-                if self.dropout and self.training:
-                    z = dropout(z, self.dropout, self.generator)
-        return z
+        layers = [
+            partial(_linear_t, weight=layer.weight, bias=b)
+            for layer, b in zip(reversed(self._encoder[0].layers), self.biases)
+        ]
+        return run_layers(self, z, layers, last)
 
     def forward(self, z):
         pre = self.preactivation(z)
