@@ -31,11 +31,7 @@ from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._persistence import PersistenceMixin
 from ._progress import Progress
 from ._schedule import clock
-from ._training import (
-    Loss,
-    TrainingData,
-    TrainingLoop,
-)
+from ._training import Loss, TrainingData, TrainingLoop, held_out_batches
 
 __all__ = ["BaseAutoencoder"]
 
@@ -423,14 +419,9 @@ class BaseAutoencoder(
         return _check_finite_output(self, out, X)
 
     def _mean_score(self, module, rows, index):
-        module.eval()
         total = 0.0
-        with torch.inference_mode():
-            device = next(module.parameters()).device
-            for start in range(0, index.numel(), _INFERENCE_BATCH):
-                xb = rows.take(index[start : start + _INFERENCE_BATCH]).to(device)
-                total += float(self._score_samples_tensor(module, xb).double().sum())
-        module.train()
+        for _, xb in held_out_batches(module, rows, index):
+            total += float(self._score_samples_tensor(module, xb).double().sum())
         return total / index.numel()
 
     def transform(self, X):

@@ -22,11 +22,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _INFERENCE_BATCH, BaseAutoencoder, _adam, _seed_from
+from ._base import BaseAutoencoder, _adam, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
 from ._params import ENGINE_CONSTRAINTS, store_params
-from ._training import LabeledBatches, Loss
+from ._training import LabeledBatches, Loss, held_out_batches
 from .nn.classifier import ClassifierNetwork, CodeAsScores
 from .nn.layers import MLP
 
@@ -477,15 +477,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         labeled = index[y[index] >= 0]
         if labeled.numel() == 0:
             return self.autoencoder_._validation_score(module.autoencoder, rows, index, None)
-        module.eval()
         correct = 0
-        with torch.inference_mode():
-            device = next(module.parameters()).device
-            for start in range(0, labeled.numel(), _INFERENCE_BATCH):
-                chunk = labeled[start : start + _INFERENCE_BATCH]
-                pred = module.logits(rows.take(chunk).to(device)).argmax(dim=1).cpu()
-                correct += int((pred == y[chunk]).sum())
-        module.train()
+        for chunk, xb in held_out_batches(module, rows, labeled):
+            correct += int((module.logits(xb).argmax(dim=1).cpu() == y[chunk]).sum())
         return correct / labeled.numel()
 
     def _score_samples_tensor(self, module, X):

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-from ._data import _Rows
+from ._data import _INFERENCE_BATCH, _Rows
 from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
 
-__all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState"]
+__all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "held_out_batches"]
 
 
 @dataclass
@@ -389,6 +389,22 @@ class TrainingLoop:
                 ConvergenceWarning,
                 stacklevel=5,
             )
+
+
+def held_out_batches(module, rows, index):
+    """Yield ``(chunk, batch)`` over the rows ``index`` of ``rows`` (the validation score's loop).
+
+    ``chunk`` holds the batch's row indices, ``batch`` those rows on the module's device; while they
+    are consumed the module is in eval mode under ``torch.inference_mode``, and back in training
+    mode after the last one.
+    """
+    module.eval()
+    with torch.inference_mode():
+        device = next(module.parameters()).device
+        for start in range(0, index.numel(), _INFERENCE_BATCH):
+            chunk = index[start : start + _INFERENCE_BATCH]
+            yield chunk, rows.take(chunk).to(device)
+    module.train()
 
 
 def _snapshot(module):
