@@ -22,6 +22,7 @@ from _common import load_mnist, parser, record, table
 from sklearn.datasets import load_digits
 
 from skae import Autoencoder, ContractiveAutoencoder
+from skae._training import Batch
 
 ARCHITECTURES = [("mnist", (1000, 500, 250)), ("mnist", (256,)), ("digits", (128,))]
 CODES = (2, 4, 8, 16, 30)
@@ -70,7 +71,7 @@ def gradient_noise(X, hidden, K, weight, n_projections, n_draws=100, batch=256):
 
     def grad(xb, estimator, seed):
         est.contraction_estimator = estimator
-        loss = est._forward_loss(module, xb, torch.Generator().manual_seed(seed))[0]
+        loss = est._loss(module, Batch(xb, torch.Generator().manual_seed(seed))).value
         return torch.cat([g.flatten() for g in torch.autograd.grad(loss, params)])
 
     full = grad(Xt, "exact", 0)

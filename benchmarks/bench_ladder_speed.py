@@ -10,7 +10,7 @@ over the steps of all rounds:
   combinators, costs and cross-entropy; torch's default Adam);
 - skae before: the ``LadderModule`` of git revision ``--before`` (loaded from ``git show``) with the
   classifier's loss and the optimizer it had (torch's default Adam);
-- skae after: this checkout's step (``AutoencoderClassifier._batch_loss``, its own optimizer);
+- skae after: this checkout's step (``AutoencoderClassifier._loss``, its own optimizer);
 - skae after, bf16: the same under ``precision="bfloat16"`` autocast (when the CPU has it);
 - with ``--compile``: the raw torch step and skae's step (fp32) through ``torch.compile`` (inductor;
   its compile time is the first step's, reported apart, and is not in the medians).
@@ -37,6 +37,7 @@ from _common import load_mnist, parser, record, table  # noqa: E402
 import skae  # noqa: E402
 from skae import AutoencoderClassifier, LadderAutoencoder  # noqa: E402
 from skae._device import _bfloat16_supported  # noqa: E402
+from skae._training import Batch  # noqa: E402
 
 SIZES = (784, 1000, 500, 250, 250, 250, 10)
 WEIGHTS = (100.0, 10.0, 0.1, 0.1, 0.1, 0.1, 0.1)  # LadderAutoencoder's "auto"
@@ -144,15 +145,15 @@ def main():
     old_module.load_state_dict(clf_before.module_.autoencoder.state_dict())
     net_before.autoencoder = old_module
     contenders[f"skae before ({args.before}) fp32"] = (
-        lambda: clf_before._batch_loss(net_before, xb, yb, gen, 100),
+        lambda: clf_before._loss(net_before, Batch(xb, gen, yb, 100)).value,
         torch.optim.Adam(net_before.parameters(), lr=2e-3), None)
 
     clf_after = classifier("float32")
-    contenders["skae after fp32"] = (lambda: clf_after._batch_loss(clf_after.module_, xb, yb, gen, 100),
+    contenders["skae after fp32"] = (lambda: clf_after._loss(clf_after.module_, Batch(xb, gen, yb, 100)).value,
                                      clf_after._optimizer, None)
     if _bfloat16_supported():
         clf_bf16 = classifier("bfloat16")
-        contenders["skae after bf16"] = (lambda: clf_bf16._batch_loss(clf_bf16.module_, xb, yb, gen, 100),
+        contenders["skae after bf16"] = (lambda: clf_bf16._loss(clf_bf16.module_, Batch(xb, gen, yb, 100)).value,
                                          clf_bf16._optimizer, torch.bfloat16)
 
     if args.compile:
@@ -161,7 +162,7 @@ def main():
         contenders["raw torch fp32, torch.compile"] = (lambda: raw_c_loss(xs, yb, gen, 100),
                                                        torch.optim.Adam(raw_c.parameters(), lr=2e-3), None)
         clf_c = classifier("float32")
-        skae_c_loss = torch.compile(lambda module, xb, yb: clf_c._batch_loss(module, xb, yb, gen, 100))
+        skae_c_loss = torch.compile(lambda module, xb, yb: clf_c._loss(module, Batch(xb, gen, yb, 100)).value)
         contenders["skae after fp32, torch.compile"] = (lambda: skae_c_loss(clf_c.module_, xb, yb),
                                                         clf_c._optimizer, None)
 

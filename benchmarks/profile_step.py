@@ -70,8 +70,8 @@ def main():
     module = est.module_
 
     def skae_loss(out, x):
-        code, pre = out
-        return est._loss(x, x, code, pre, module)
+        _, pre = out
+        return est._reconstruction(pre, x)
 
     contenders["skae step (fused Adam)"] = (module, skae_loss, est._optimizer)
     slow_opt = torch.optim.Adam(module.parameters(), lr=1e-3)

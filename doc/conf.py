@@ -185,7 +185,7 @@ def _write_api_page():
         ".. module:: skae",
         "",
         "Every public name of :mod:`skae`, taken from ``skae.__all__``. The estimators share one",
-        "training engine, :class:`~skae.BaseAutoencoder`, and with it most of their parameters and",
+        "training engine (``skae._base.BaseAutoencoder``), and with it most of their parameters and",
         "methods (listed in the user guide, :ref:`shared`); each page documents all of them. See",
         "the :ref:`user guide <user_guide>` for what each estimator optimizes.",
         "",

@@ -1,7 +1,6 @@
 """skae: autoencoders as first-class scikit-learn estimators, on a PyTorch backend."""
 
 from ._autoencoder import Autoencoder
-from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
 from ._contractive import ContractiveAutoencoder
 from ._denoising import DenoisingAutoencoder
@@ -17,7 +16,6 @@ __all__ = [
     "Autoencoder",
     "AutoencoderClassifier",
     "AutoencoderOutlierDetector",
-    "BaseAutoencoder",
     "ContractiveAutoencoder",
     "DenoisingAutoencoder",
     "LadderAutoencoder",

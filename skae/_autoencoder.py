@@ -9,9 +9,9 @@ from torch import nn
 from ._base import BaseAutoencoder, _check_precision
 from ._docstrings import engine_docs
 from ._losses import mean_reconstruction_loss
-from ._modules import AutoencoderModule, UserModule
 from ._params import network_constraints, store_params
 from ._pretraining import pretrain_autoencoder
+from .nn.autoencoder import AutoencoderModule, UserModule
 
 __all__ = ["Autoencoder"]
 
@@ -117,11 +117,8 @@ class _PretrainingMixin:
         self.pretraining_loss_curves_ = None
         if self.pretraining is None:
             return
-        scale = getattr(self, "_loss_scale", 1.0)
-        loss, output_activation = self.loss, self._output_activation()
-
         def loss_fn(pre, x):
-            return mean_reconstruction_loss(pre, x, loss, output_activation) / scale
+            return mean_reconstruction_loss(pre, x, self.loss, self._output_activation()) / self._loss_scale
 
         curves = pretrain_autoencoder(
             self.module_,
@@ -139,7 +136,7 @@ class _PretrainingMixin:
             verbose=self.verbose,
         )
         # The first layer's reconstruction error in the user's units, as loss_curve_.
-        curves[0] = [c * scale for c in curves[0]]
+        curves[0] = [c * self._loss_scale for c in curves[0]]
         self.pretraining_loss_curves_ = curves
 
 

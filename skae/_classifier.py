@@ -3,14 +3,14 @@
 The classifier is an engine estimator (it inherits :class:`BaseAutoencoder`: the training loop,
 ``transform``, the Jacobian, persistence) and it holds the autoencoder whose loss it adds
 (``autoencoder_``, an unfitted clone). It talks to that autoencoder through the engine's hooks only
-(``_on_first_fit``, ``_check_params``, ``_set_loss_scale``, ``_build_module``, ``_forward_loss``,
-``_validation_score``, ``_score_samples_tensor``), never through its private attributes; what a
-step needs beyond the batch (the labeled rows appended to it, ``n_extra``) travels as arguments.
+(``_on_first_fit``, ``_check_params``, ``_reference_loss``, ``_build_module``, ``_loss``,
+``_validation_score``, ``_score_samples_tensor``), and sets the unit of that autoencoder's objective
+(``_loss_scale``, from its ``_reference_loss``) as the engine sets any estimator's; what a step needs
+beyond the batch (the labeled rows appended to it, ``n_extra``) travels in the ``Batch``.
 Holding rather than inheriting the autoencoder lets one classifier take any skae autoencoder.
 """
 
 import warnings
-from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,92 +21,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
-from torch import nn
 
-from ._base import _INFERENCE_BATCH, BaseAutoencoder, _adam, _seed_from
+from ._base import BaseAutoencoder, _adam, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
-from ._modules import MLP
 from ._params import ENGINE_CONSTRAINTS, store_params
+from ._training import LabeledBatches, Loss, held_out_batches
+from .nn.classifier import ClassifierNetwork, CodeAsScores
+from .nn.layers import MLP
 
 __all__ = ["AutoencoderClassifier"]
-
-
-@dataclass
-class _LabeledBatches:
-    """The labeled rows a training step appends to its mini-batch (``labeled_batch_size``).
-
-    ``size`` rows of ``pool`` per step, cycling through the pool in a fresh random order each time
-    it is used up; ``order`` and ``pos`` are where the cycle stands.
-    """
-
-    pool: torch.Tensor
-    size: int
-    order: torch.Tensor = None
-    pos: int = 0
-
-    def extend(self, index, generator):
-        """The step's row indices: its mini-batch ``index``, then ``size`` labeled rows."""
-        parts = [index]
-        need = self.size
-        while need:
-            if self.order is None or self.pos >= self.order.numel():
-                self.order, self.pos = self.pool[torch.randperm(self.pool.numel(), generator=generator)], 0
-            part = self.order[self.pos : self.pos + need]
-            self.pos += part.numel()
-            need -= part.numel()
-            parts.append(part)
-        return torch.cat(parts)
-
-
-class _ClassifierNetwork(nn.Module):
-    """An autoencoder module and a classifier head on its code.
-
-    ``encode``/``decode`` are the autoencoder's, so the engine's transform, inverse_transform and
-    jacobian work unchanged. ``pretrained`` keeps the autoencoder's weights at ``reset_parameters``.
-    """
-
-    def __init__(self, autoencoder, head, pretrained=False):
-        super().__init__()
-        self.autoencoder = autoencoder
-        self.head = head
-        self.pretrained = pretrained
-
-    def reset_parameters(self, generator):
-        if not self.pretrained:
-            self.autoencoder.reset_parameters(generator)
-        self.head.reset_parameters(generator)
-
-    def condition(self, loc, scale):
-        # A pretrained autoencoder learned the same statistics in its own fit.
-        if not self.pretrained and hasattr(self.autoencoder, "condition"):
-            self.autoencoder.condition(loc, scale)
-
-    def encode(self, x):
-        return self.autoencoder.encode(x)
-
-    def decode_preactivation(self, z):
-        return self.autoencoder.decode_preactivation(z)
-
-    def decode(self, z):
-        return self.autoencoder.decode(z)
-
-    def logits(self, x):
-        """Class scores of clean ``x`` (call in eval mode: no dropout, deterministic code)."""
-        return self.head(self.encode(x))
-
-    def forward(self, x):
-        return self.autoencoder(x)
-
-
-class _CodeAsScores(nn.Module):
-    """No head: the code itself holds the class scores (``classifier_hidden_layer_sizes=None``)."""
-
-    def reset_parameters(self, generator):
-        pass
-
-    def forward(self, code):
-        return code
 
 
 def _unlabeled_mask(y, marker):
@@ -243,7 +167,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     Notes
     -----
     *Which code the head sees.* During training the head is fed the code returned by the
-    autoencoder's own training pass (``_forward_loss``), with dropout active: the code of the
+    autoencoder's own training pass (``_loss``), with dropout active: the code of the
     corrupted input for a denoising autoencoder (a data augmentation of the labeled rows), the
     posterior mean ``mu`` for skae's VAE (its KL and reconstruction terms use the sampled ``z``). At
     prediction time (:meth:`predict`, :meth:`predict_proba`, :meth:`transform`) the code of the clean
@@ -404,7 +328,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         if self.labeled_batch_size is not None and 0 < n_labeled < n_train:
             wanted = self._batch_size(n_train) if self.labeled_batch_size == "auto" else self.labeled_batch_size
             size = min(wanted, n_labeled)
-        return _LabeledBatches(pool, size) if size else None
+        return LabeledBatches(pool, size) if size else None
 
     def _make_autoencoder(self):
         ae = LadderAutoencoder(n_components=len(self.classes_)) if self.autoencoder is None else self.autoencoder
@@ -506,12 +430,12 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
                 pre.fit(X)
             self._pretrained_module = pre.module_
 
-    def _set_loss_scale(self, var):
+    def _reference_loss(self, var):
         # The autoencoder's term is its own unit-free objective (reconstruction relative to the data's
         # variance, plus its penalty), so reconstruction_weight means the same on data in any units.
         # The joint loss itself, a cross-entropy plus that, is unitless.
-        self._loss_scale = 1.0
-        self.autoencoder_._set_loss_scale(var)
+        self.autoencoder_._loss_scale = self.autoencoder_._reference_loss(var)
+        return 1.0
 
     def _build_module(self, n_features):
         ae_module = getattr(self, "_pretrained_module", None)
@@ -521,11 +445,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             ae_module = self.autoencoder_._build_module(n_features)
         sizes = self._head_sizes()
         if sizes is None:
-            head = _CodeAsScores()
+            head = CodeAsScores()
         else:
             sizes = (sizes,) if isinstance(sizes, Integral) else tuple(int(h) for h in sizes)
             head = MLP([self.autoencoder_.n_components, *sizes, len(self.classes_)], "relu", "identity")
-        return _ClassifierNetwork(ae_module, head, pretrained=pretrained)
+        return ClassifierNetwork(ae_module, head, pretrained=pretrained)
 
     def _new_optimizer(self, module):
         groups = []
@@ -535,32 +459,27 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
         return _adam([g for g in groups if g["params"]], self.learning_rate_init)
 
-    def _batch_loss(self, module, X, y, generator, n_extra=0):
-        # The n_extra labeled rows appended to the step's batch (_LabeledBatches) enter the supervised
+    def _loss(self, module, batch):
+        # The n_extra labeled rows appended to the step's batch (LabeledBatches) enter the supervised
         # term; an autoencoder that normalises over the batch (the ladder) takes its statistics, and
         # its cost, from the step's own rows only.
-        reconstruction, code = self.autoencoder_._forward_loss(module.autoencoder, X, generator, n_extra)
+        unsupervised = self.autoencoder_._loss(module.autoencoder, batch)
+        reconstruction, code, y = unsupervised.value, unsupervised.code, batch.y
         logits = module.head(code)
         # ignore_index drops the unlabeled rows from the sum: they get no supervised gradient at all.
         n_labeled = (y >= 0).sum().clamp(min=1)
         supervised = F.cross_entropy(logits.float(), y, ignore_index=-1, reduction="sum") / n_labeled
         if self.reconstruction_weight == 0:
-            return supervised
-        return supervised + self.reconstruction_weight * reconstruction
+            return Loss(supervised, code)
+        return Loss(supervised + self.reconstruction_weight * reconstruction, code)
 
     def _validation_score(self, module, rows, index, y):
         labeled = index[y[index] >= 0]
         if labeled.numel() == 0:
             return self.autoencoder_._validation_score(module.autoencoder, rows, index, None)
-        module.eval()
         correct = 0
-        with torch.inference_mode():
-            device = next(module.parameters()).device
-            for start in range(0, labeled.numel(), _INFERENCE_BATCH):
-                chunk = labeled[start : start + _INFERENCE_BATCH]
-                pred = module.logits(rows.take(chunk).to(device)).argmax(dim=1).cpu()
-                correct += int((pred == y[chunk]).sum())
-        module.train()
+        for chunk, xb in held_out_batches(module, rows, labeled):
+            correct += int((module.logits(xb).argmax(dim=1).cpu() == y[chunk]).sum())
         return correct / labeled.numel()
 
     def _score_samples_tensor(self, module, X):
@@ -568,9 +487,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
 
     # ------------------------------------------------------------------ prediction
 
-    def _proba(self, module, X):
-        # Normalised in float64 so that rows sum to 1 to float32 precision once cast back.
-        return torch.softmax(module.logits(X).double(), dim=1)
+    def _proba(self, X, log):
+        """``predict_proba`` (``log_softmax`` with ``log``), normalised in float64 so that rows sum
+        to 1 to float32 precision once cast back."""
+        normalise = torch.log_softmax if log else torch.softmax
+        return self._apply(X, lambda m, xb: normalise(m.logits(xb).double(), dim=1), (len(self.classes_),))
 
     def predict_proba(self, X):
         """Class probabilities, from the code of the clean input.
@@ -595,7 +516,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         np.float32(1.0)
         """
         check_is_fitted(self)
-        return self._apply(X, self._proba, (len(self.classes_),))
+        return self._proba(X, log=False)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`.
@@ -619,9 +540,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         (4, 3)
         """
         check_is_fitted(self)
-        return self._apply(
-            X, lambda m, xb: torch.log_softmax(m.logits(xb).double(), dim=1), (len(self.classes_),)
-        )
+        return self._proba(X, log=True)
 
     def predict(self, X):
         """Predicted class of each row.

@@ -8,9 +8,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._autoencoder import Autoencoder
 from ._docstrings import engine_docs
 from ._jacobian import _input_scale
-from ._modules import MLP
 from ._params import store_params
 from ._penalties import contractive_penalty, jacobian_norm_by_products, rademacher_like
+from ._training import Loss
+from .nn.layers import MLP
 
 __all__ = ["ContractiveAutoencoder"]
 
@@ -255,18 +256,26 @@ class ContractiveAutoencoder(Autoencoder):
             or self.n_components <= _EXACT_ROWS_PER_PROJECTION * self.n_projections
         )
 
-    def _forward(self, module, X_in, generator):
-        """The network on ``X_in`` and the per-sample penalty: ``(code, (decoder preactivation, penalty))``.
+    def _loss(self, module, batch):
+        X_in = self._corrupt(batch.X, batch.generator, module)
+        code, pre, penalty = self._penalised_pass(module, X_in, batch.generator)
+        loss = Loss(self._reconstruction(pre, batch.X), code)
+        if penalty is None:
+            return loss
+        return loss.plus(self.contraction_weight * penalty.mean())
+
+    def _penalised_pass(self, module, X_in, generator):
+        """The network on ``X_in`` and the per-sample penalty: ``(code, decoder preactivation, penalty)``.
 
         The penalty is None when ``contraction_weight`` is 0 (the plain autoencoder's forward pass).
         """
         if self.contraction_weight == 0:
             code, pre = module(X_in)
-            return code, (pre, None)
+            return code, pre, None
         exact = self._exact(module)
         if exact and _mlp_encoder(module) is not None:
             code, pieces = self._mlp_forward(module, X_in, generator)
-            return code, (module.decode_preactivation(code), contractive_penalty(*pieces))
+            return code, module.decode_preactivation(code), contractive_penalty(*pieces)
         # Any module with an ``encode``: vector-Jacobian products through autograd, taken with
         # respect to the input in the user's units and rescaled to the standardised input.
         x = X_in.detach().requires_grad_(True)
@@ -280,7 +289,7 @@ class ContractiveAutoencoder(Autoencoder):
             else:
                 vectors = (rademacher_like(code, generator) for _ in range(self.n_projections))
                 penalty = jacobian_norm_by_products(code, x, vectors, scale) / self.n_projections
-        return code, (module.decode_preactivation(code), penalty)
+        return code, module.decode_preactivation(code), penalty
 
     def _mlp_forward(self, module, X_in, generator):
         """The MLP encoder layer by layer, keeping what the exact penalty needs: no second forward pass.
@@ -294,13 +303,6 @@ class ContractiveAutoencoder(Autoencoder):
         weights = [layer.weight for layer in encoder.layers]
         return code, (preactivations, weights, activations, multipliers)
 
-    def _loss(self, X, X_in, code, output, module):
-        pre, penalty = output
-        loss = super()._loss(X, X_in, code, pre, module)
-        if penalty is None:
-            return loss
-        return loss + self.contraction_weight * penalty.mean()
-
 
 # The exact deep penalty carries K rows per sample back through the MLP encoder, the estimate one
 # vector-Jacobian product (a double backward) per projection; per row the batched exact product is
@@ -309,7 +311,7 @@ _EXACT_ROWS_PER_PROJECTION = 2
 
 
 def _mlp_encoder(module):
-    """The :class:`~skae._modules.MLP` encoder the exact layer-by-layer penalty can use, or None."""
+    """The :class:`~skae.nn.layers.MLP` encoder the exact layer-by-layer penalty can use, or None."""
     encoder = getattr(module, "encoder", None)
     if (
         isinstance(encoder, MLP)

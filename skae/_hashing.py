@@ -9,8 +9,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
-from ._modules import HashingModule
 from ._params import store_params
+from ._training import Loss
+from .nn.hashing import HashingModule
 
 __all__ = ["HashingAutoencoder"]
 
@@ -231,18 +232,19 @@ class HashingAutoencoder(BaseAutoencoder):
             dropout=self.dropout,
         )
 
-    def _forward(self, module, X_in, generator):
+    def _loss(self, module, batch):
+        X_in = self._corrupt(batch.X, batch.generator, module)
         a = module.logits(X_in)
         level = self._noise_level()
         if level:
-            a = a + level * torch.randn(a.shape, generator=generator, device=a.device, dtype=a.dtype)
+            a = a + level * torch.randn(a.shape, generator=batch.generator, device=a.device, dtype=a.dtype)
         if self.binarization == "sigmoid":
             code = torch.sigmoid(a)
         else:
             # Forward: the bits. Backward: the sigmoid's gradient (straight-through estimator).
             soft = torch.sigmoid(a)
             code = (a > 0).to(a.dtype) + (soft - soft.detach())
-        return code, module.decode_preactivation(code)
+        return Loss(self._reconstruction(module.decode_preactivation(code), batch.X), code)
 
     def transform_packed(self, X):
         """Encode X as bit-packed codes: 8 bits to a byte.
@@ -275,10 +277,7 @@ class HashingAutoencoder(BaseAutoencoder):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         out = np.empty((X.shape[0], -(-self.n_components // 8)), dtype=np.uint8)
-        module = self.module_
         # A batch at a time: the float32 codes of all rows would take 32 times the packed size.
-        with torch.inference_mode():
-            module.eval()
-            for start, stop, xb in self._batches(X):
-                out[start:stop] = np.packbits(module.encode(xb).cpu().numpy().astype(bool), axis=1)
+        for start, stop, xb in self._inference_batches(X):
+            out[start:stop] = np.packbits(self.module_.encode(xb).cpu().numpy().astype(bool), axis=1)
         return out

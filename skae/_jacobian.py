@@ -6,8 +6,8 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import _check_finite_output, _Rows
-from ._modules import Conditioning
+from ._data import _check_finite_output
+from .nn.layers import Conditioning
 
 __all__ = ["JacobianMixin"]
 
@@ -18,7 +18,7 @@ _JACOBIAN_BATCH = 64
 def _input_scale(module):
     """The per-feature scale of the network's standardised input, or None if it reads raw input.
 
-    The first :class:`~skae._modules.Conditioning` in ``module`` (the autoencoder's, inside a
+    The first :class:`~skae.nn.layers.Conditioning` in ``module`` (the autoencoder's, inside a
     classifier's network too): its encoder sees ``(x - loc) / scale``.
     """
     for m in module.modules():
@@ -37,20 +37,13 @@ class JacobianMixin:
         device, in the user's units; memory stays bounded by the batch, whatever n_samples is.
         """
         module = self.module_
-        module.eval()
 
         def encode_one(x):
             return module.encode(x.unsqueeze(0)).squeeze(0)
 
         jac = torch.func.vmap(torch.func.jacrev(encode_one))
-        rows = _Rows(X)
-        device = self._module_device()
-        for start in range(0, rows.n, _JACOBIAN_BATCH):
-            stop = min(start + _JACOBIAN_BATCH, rows.n)
-            xb = rows.slice(start, stop).to(device)
-            with torch.no_grad():
-                J = jac(xb)
-            yield start, stop, J
+        for start, stop, xb in self._inference_batches(X, _JACOBIAN_BATCH, autograd=True):
+            yield start, stop, jac(xb)
 
     def jacobian(self, X):
         """The encoder's Jacobian ∂h/∂x at each sample.

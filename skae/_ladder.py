@@ -8,10 +8,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseAutoencoder
 from ._docstrings import engine_docs
-from ._modules import ACTIVATIONS, LadderModule, _Combinator  # noqa: F401 (importable from here too)
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
+from ._training import Loss
+from .nn.ladder import LadderModule
 
-__all__ = ["LadderAutoencoder", "LadderModule"]
+__all__ = ["LadderAutoencoder"]
 
 @engine_docs
 class LadderAutoencoder(BaseAutoencoder):
@@ -238,10 +239,10 @@ class LadderAutoencoder(BaseAutoencoder):
                 total = total + weight * cost
         return total
 
-    def _forward_loss(self, module, X, generator, n_extra=0):
-        # One pass computes the code and every layer's denoising cost, so the ladder overrides this
-        # rather than _forward and _loss. The classifier's n_extra labeled rows at the end of the batch
-        # are left out of the batch statistics and of the cost (see BaseAutoencoder._forward_loss).
+    def _loss(self, module, batch):
+        # One pass computes the code and every layer's denoising cost. The classifier's n_extra labeled
+        # rows at the end of the batch are left out of the batch statistics and of the cost (see Batch).
+        X, generator, n_extra = batch.X, batch.generator, batch.n_extra
         rows = X.shape[0] - n_extra if n_extra else None
         X_in = self._corrupt(X, generator, module)
         module.stats_rows = rows
@@ -252,7 +253,7 @@ class LadderAutoencoder(BaseAutoencoder):
             costs, code = module.denoising_costs(X_in, float(self.noise_level), generator, input_noise)
         finally:
             module.stats_rows = None
-        return self._weighted_cost(costs)[:rows].mean(), code
+        return Loss(self._weighted_cost(costs)[:rows].mean(), code)
 
     def score_samples(self, X):
         """Per-sample score: minus the weighted denoising cost of the sample's noise-free pass.

@@ -18,8 +18,8 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._modules import ACTIVATIONS
 from ._schedule import LEARNING_RATES
+from .nn.layers import ACTIVATIONS
 
 __all__ = [
     "ENGINE_CONSTRAINTS",

@@ -66,7 +66,7 @@ def activation_derivative(name, z):
     """Elementwise derivative ``a'(z)`` of the activation ``name`` at pre-activation ``z``.
 
     Written in torch operations so that autograd can differentiate it once more (the contractive
-    penalty's gradient needs ``a''``). Matches the functions in :data:`skae._modules.ACTIVATIONS`
+    penalty's gradient needs ``a''``). Matches the functions in :data:`skae.nn.layers.ACTIVATIONS`
     (``elu`` with alpha=1, the exact erf ``gelu``).
     """
     if name == "identity":

@@ -20,7 +20,7 @@ class PersistenceMixin:
     def __getstate__(self):
         # Torch objects are saved as numpy arrays and the network as its state_dict, rebuilt by
         # _build_module on load. The state then holds no torch storage (it loads on a CPU-only machine
-        # whatever device it was fitted on), names no class of skae._modules (which may change between
+        # whatever device it was fitted on), names no class of skae.nn (which may change between
         # versions), and skops can persist it: skops cannot serialize torch tensors or modules.
         state = self.__dict__.copy()
         state["_skae_version"] = __version__

@@ -25,7 +25,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._modules import ACTIVATIONS, MLP, AutoencoderModule, TiedMLP, topk_mask
+from .nn.autoencoder import AutoencoderModule
+from .nn.layers import ACTIVATIONS, MLP, TiedMLP, topk_mask
 
 __all__ = ["layer_pairs", "pretrain_autoencoder"]
 

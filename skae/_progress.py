@@ -37,10 +37,6 @@ class Progress:
         self._plain = plain and self._bar is None
         self._drawn = False
 
-    @property
-    def uses_tqdm(self):
-        return self._bar is not None
-
     def update(self, n=1, **postfix):
         self.done += n
         if self._bar is not None:

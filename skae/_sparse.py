@@ -249,12 +249,12 @@ class SparseAutoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
             code_bias=math.log(self.sparsity_target / (1 - self.sparsity_target)) if self.sparsity == "kl" else 0.0,
         )
 
-    def _loss(self, X, X_in, code, output, module):
-        loss = super()._loss(X, X_in, code, output, module)
+    def _loss(self, module, batch):
+        loss = super()._loss(module, batch)
         if self.sparsity == "topk" or self.sparsity_weight == 0:
             return loss
         if self.sparsity == "l1":
-            penalty = l1_penalty(code).mean()
+            penalty = l1_penalty(loss.code).mean()
         else:
-            penalty = kl_sparsity_penalty(code, self.sparsity_target)
-        return loss + self.sparsity_weight * penalty
+            penalty = kl_sparsity_penalty(loss.code, self.sparsity_target)
+        return loss.plus(self.sparsity_weight * penalty)

@@ -1,6 +1,5 @@
 """The variational autoencoder (Kingma & Welling, 2014) and its torch module."""
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,18 +10,11 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder, _seed_from
 from ._docstrings import engine_docs
-from ._modules import (  # noqa: F401 (the network lives with the others; these names stay importable here)
-    _LIKELIHOOD_LOGVAR_BOUNDS,
-    _LOG_2PI,
-    _POSTERIOR_LOGVAR_BOUNDS,
-    VAEModule,
-    reparameterize,
-    soft_clamp,
-    strictly_lower,
-)
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
+from ._training import Loss
+from .nn.vae import _LOG_2PI, VAEModule, importance_weighted_bound, kl_standard_normal, reparameterize
 
-__all__ = ["VAE", "VAEModule"]
+__all__ = ["VAE"]
 
 # score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of
 # shape (n_importance_samples, n_components), shared by every row, so each row's value depends on
@@ -31,30 +23,6 @@ _SCORING_SEED = 0
 # Rows x samples decoded at once by the Monte-Carlo estimates: bounds memory whatever k and
 # n_samples.
 _MC_CHUNK = 16384
-
-
-def kl_standard_normal(mu, logvar, tril=None):
-    """``KL(N(mu, A Aᵀ) || N(0, I))`` per row, in closed form, ``A = diag(exp(logvar / 2)) + tril``.
-
-    ``½ (tr Σ + μᵀμ − K − log det Σ)`` with ``tr Σ = ‖A‖²_F = Σ exp(logvar) + ‖tril‖²_F`` and
-    ``log det Σ = Σ logvar``; ``tril=None`` is the diagonal posterior.
-    """
-    mu, logvar = mu.float(), logvar.float()
-    kl = 0.5 * (mu.square() + torch.exp(logvar) - logvar - 1.0).sum(-1)
-    if tril is not None:
-        kl = kl + 0.5 * tril.float().square().sum((-2, -1))
-    return kl
-
-
-def importance_weighted_bound(log_w):
-    """``log (1/k) Σ_k exp(log_w_k)`` over the first axis of ``log_w`` (shape ``(k, n)``), per row.
-
-    With ``log_w_k = log p(x, z_k) - log q(z_k|x)``, ``z_k ~ q(z|x)``, this is the bound of Burda et
-    al. (2016): for ``k = 1`` it is the one-draw ELBO estimate, and its expectation increases with
-    ``k`` towards ``log p(x)``. Computed in float32 or above with a log-sum-exp, so that weights far
-    below ``exp(-88)`` do not underflow.
-    """
-    return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
 
 
 @engine_docs
@@ -342,7 +310,9 @@ class VAE(BaseAutoencoder):
             likelihood_variance=self.likelihood_variance,
         )
 
-    def _forward(self, module, X_in, generator):
+    def _loss(self, module, batch):
+        X, generator = batch.X, batch.generator
+        X_in = self._corrupt(X, generator, module)
         mu, logvar, tril = module.posterior(X_in)
         k = self.n_train_samples
         # One draw per row: (n, K). Several: (k, n, K) codes, decoded as k * n rows.
@@ -354,10 +324,9 @@ class VAE(BaseAutoencoder):
             out = out.reshape(k, *mu.shape[:-1], -1)
             if out_logvar is not None and out_logvar.dim() > 1:  # one per row and draw
                 out_logvar = out_logvar.reshape(k, *mu.shape[:-1], -1)
-        return mu, (mu, logvar, tril, z, log_q, out, out_logvar)
+        return Loss(self._elbo_loss(module, X, mu, logvar, tril, z, log_q, out, out_logvar), mu)
 
-    def _loss(self, X, X_in, code, output, module):
-        mu, logvar, tril, z, log_q, out, out_logvar = output
+    def _elbo_loss(self, module, X, mu, logvar, tril, z, log_q, out, out_logvar):
         if z.dim() > 2:  # k draws per row
             X = X.unsqueeze(0).expand_as(out)
         log_px = module.log_likelihood(X, out, out_logvar)

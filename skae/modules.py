@@ -24,7 +24,7 @@ from numbers import Integral
 import torch
 from torch import nn
 
-from ._modules import ACTIVATIONS, Dense, glorot_uniform_
+from .nn.layers import ACTIVATIONS, Dense, glorot_uniform_
 
 __all__ = ["ConvAutoencoderModule"]
 

@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.datasets import load_digits
 
 import skae
+from skae._base import BaseAutoencoder
 from skae._integrity import DIGEST_KEY, state_digest
 
 # Tiny and quick: these tests fit many times.
@@ -52,13 +53,13 @@ IDS = [cls.__name__ for cls in ESTIMATORS]
 # state). The outlier detector fits a wrapped autoencoder instead; tests of the engine's internals
 # (interrupted training, resumed training, surgery on the pickled state) cover that autoencoder as
 # itself.
-ENGINE_ESTIMATORS = [cls for cls in ESTIMATORS if issubclass(cls, skae.BaseAutoencoder)]
+ENGINE_ESTIMATORS = [cls for cls in ESTIMATORS if issubclass(cls, BaseAutoencoder)]
 ENGINE_IDS = [cls.__name__ for cls in ENGINE_ESTIMATORS]
 
 
 def trained(est):
     """The fitted engine estimator behind ``est``: itself, or the autoencoder a detector wraps."""
-    return est if isinstance(est, skae.BaseAutoencoder) else est.autoencoder_
+    return est if isinstance(est, BaseAutoencoder) else est.autoencoder_
 
 
 def make(cls, **overrides):

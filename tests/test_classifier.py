@@ -13,7 +13,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
 
 import skae
-from skae import Autoencoder, AutoencoderClassifier, BaseAutoencoder, LadderAutoencoder
+from skae import Autoencoder, AutoencoderClassifier, LadderAutoencoder
+from skae._base import BaseAutoencoder
 
 
 @pytest.fixture(autouse=True)

@@ -40,10 +40,10 @@ def penalty(est, X, train=False, seed=0, module=None):
     module.train(train)
     try:
         with torch.no_grad():
-            _, output = est._forward(
+            _, _, penalty = est._penalised_pass(
                 module, torch.from_numpy(X), torch.Generator().manual_seed(seed)
             )
-            return output[1].double().mean().item()
+            return penalty.double().mean().item()
     finally:
         module.eval()
 

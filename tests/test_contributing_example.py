@@ -51,10 +51,11 @@ class ShrinkingAutoencoder(Autoencoder):
         self.code_weight = code_weight
 
     # The one hook this estimator needs: the objective of a batch. ``super()._loss`` is the
-    # reconstruction term, already divided by the data's reference loss.
-    def _loss(self, X, X_in, code, output, module):
-        loss = super()._loss(X, X_in, code, output, module)
-        return loss + self.code_weight * squared_code_norm(code).mean()
+    # reconstruction term (already divided by the data's reference loss) and the batch's code;
+    # ``plus`` adds the weighted penalty to it.
+    def _loss(self, module, batch):
+        loss = super()._loss(module, batch)
+        return loss.plus(self.code_weight * squared_code_norm(loss.code).mean())
 
 
 # --- its tests (in skae: tests/test_<name>.py; test_common discovers estimators from skae.__all__) -

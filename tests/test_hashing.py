@@ -11,7 +11,7 @@ from sklearn.neighbors import NearestNeighbors
 
 import skae._hamming as hamming
 from skae import HammingIndex, HashingAutoencoder
-from skae._modules import AutoencoderModule
+from skae.nn.autoencoder import AutoencoderModule
 
 # Short fits on purpose: their ConvergenceWarnings are expected (pytest.warns still sees them).
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -27,6 +27,8 @@ from _reliability import (  # noqa: F401
 )
 from sklearn.exceptions import ConvergenceWarning
 
+from skae._training import Loss
+
 X, Y = data(n_samples=60)
 BATCHES_PER_EPOCH = 3
 SETTINGS = {"batch_size": 20, "max_iter": 5, "n_iter_no_change": 100}
@@ -41,15 +43,15 @@ def _small(cls, **params):
 
 def _failing_on(est, call, failure):
     """Make ``est``'s ``call``-th training batch (1-based) fail with ``failure(loss)``."""
-    original = est._batch_loss
+    original = est._loss
     count = {"n": 0}
 
     def batch_loss(*args, **kwargs):
         count["n"] += 1
         loss = original(*args, **kwargs)
-        return failure(loss) if count["n"] == call else loss
+        return Loss(failure(loss.value), loss.code) if count["n"] == call else loss
 
-    est._batch_loss = batch_loss  # an instance attribute: the engine calls self._batch_loss
+    est._loss = batch_loss  # an instance attribute: the engine calls self._loss
     return est
 
 
@@ -92,7 +94,7 @@ def test_keyboard_interrupt_keeps_the_last_complete_epoch(cls, epoch):
     assert _finite_weights(est) and not est.module_.training
     assert_identical(outputs(est, X, Y), outputs(_reference(cls, epoch), X, Y))
     # Still a model: training goes on from there.
-    del est._batch_loss
+    del est._loss
     fit(est, X, Y, method="partial_fit")
     assert est.n_iter_ == epoch + 1
 
@@ -159,7 +161,7 @@ def _sigint_at(cls, step, where):
     """Send this process a real SIGINT during training step ``step`` (1-based, counted over every
     optimizer): while computing the loss, just before the optimizer step, or just after it."""
     count = {"n": 0}
-    original = cls._batch_loss
+    original = cls._loss
 
     def fire():
         count["n"] += 1
@@ -181,7 +183,7 @@ def _sigint_at(cls, step, where):
     # `cmd &` in a script) inherits SIGINT ignored, and a real Ctrl-C would then never arrive.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with mock.patch.object(cls, "_batch_loss", batch_loss):
+        with mock.patch.object(cls, "_loss", batch_loss):
             yield count
     finally:
         signal.signal(signal.SIGINT, previous)

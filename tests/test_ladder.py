@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from skae import LadderAutoencoder
-from skae._ladder import LadderModule, _Combinator
+from skae.nn.ladder import LadderModule, _Combinator
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import estimator_checks_generator
 from torch import nn
 
 import skae
+from skae._base import BaseAutoencoder
 from skae.modules import ConvAutoencoderModule
 
 # Every estimator that takes a network of one's own.
@@ -348,7 +349,7 @@ def test_contractive_penalty_works_with_a_user_module(X, estimator):
     assert np.isfinite(est.loss_curve_).all()
     module = est.module_.eval()
     xb = torch.from_numpy(np.ascontiguousarray(X[:8], dtype=np.float32))
-    _, (_, penalty) = est._forward(module, xb, torch.Generator().manual_seed(0))
+    _, _, penalty = est._penalised_pass(module, xb, torch.Generator().manual_seed(0))
     if estimator == "exact":
         J = est.jacobian(X[:8]).astype(np.float64) * module.conditioning.scale.numpy()
         np.testing.assert_allclose(penalty.detach().numpy(), (J**2).sum(axis=(1, 2)), rtol=1e-4)
@@ -366,7 +367,7 @@ def _case_id(obj):
     # parametrize_with_checks names a case by the estimator's repr, which holds the address of the
     # function passed as module= (row_conv) and so differs between processes: pytest-xdist's workers
     # must collect the same ids. Name the estimator by its class and its module's __name__ instead.
-    if isinstance(obj, skae.BaseAutoencoder):
+    if isinstance(obj, BaseAutoencoder):
         return f"{type(obj).__name__}(module={obj.module.__name__})"
     return getattr(obj, "func", obj).__name__  # a check: functools.partial(check_..., name)
 
@@ -395,7 +396,7 @@ def test_sklearn_compatible_with_a_module(estimator, check):
 def test_mlp_trace_is_the_forward_pass(dropout):
     # The contractive penalty reads the encoder's pre-activations and dropout masks from trace():
     # its output must be the forward pass itself, mask for mask (the same generator draws).
-    from skae._modules import ACTIVATIONS, MLP
+    from skae.nn.layers import ACTIVATIONS, MLP
 
     mlp = MLP([6, 5, 4, 3], activation="tanh", last_activation="sigmoid", dropout=dropout)
     mlp.reset_parameters(torch.Generator().manual_seed(0))

@@ -13,6 +13,7 @@ import textwrap
 import pytest
 
 import skae
+from skae._base import BaseAutoencoder
 from skae._docstrings import ENGINE_PARAMETER_DOCS
 from skae._params import (
     ENGINE_CONSTRAINTS,
@@ -130,7 +131,7 @@ def test_store_params_for_a_subclass_calling_super():
 def test_every_hook_an_estimator_overrides_is_documented():
     # BaseAutoencoder's docstring is the list of hooks (doc/contributing.rst points to it): an
     # estimator overriding an engine method it does not name there fails here.
-    base = skae.BaseAutoencoder
+    base = BaseAutoencoder
     engine = {n for n, v in vars(base).items() if callable(v) and n.startswith("_") and not n.startswith("__")}
     for cls in ENGINE_ESTIMATORS:
         for klass in cls.__mro__[: cls.__mro__.index(base)]:

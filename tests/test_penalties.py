@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from skae._modules import ACTIVATIONS, AutoencoderModule
 from skae._penalties import (
     activation_derivative,
     contractive_penalty,
@@ -13,6 +12,8 @@ from skae._penalties import (
     l1_penalty,
     rademacher_like,
 )
+from skae.nn.autoencoder import AutoencoderModule
+from skae.nn.layers import ACTIVATIONS
 
 
 def _rand(*shape, seed=0, dtype=torch.float64):

@@ -15,9 +15,9 @@ import skae._autoencoder
 from skae import Autoencoder, ContractiveAutoencoder, DenoisingAutoencoder, SparseAutoencoder
 from skae._device import _bfloat16_supported
 from skae._losses import mean_reconstruction_loss
-from skae._modules import AutoencoderModule
 from skae._pretraining import layer_pairs, pretrain_autoencoder
 from skae.modules import ConvAutoencoderModule
+from skae.nn.autoencoder import AutoencoderModule
 
 # The fits are a few epochs long on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -109,7 +109,7 @@ def test_pretraining_never_sees_the_rows_early_stopping_holds_out(X, monkeypatch
     """With early_stopping, pretraining takes only the training rows: the validation score stays honest."""
     taken, held_out = [], {}
     real_pretrain = skae._autoencoder.pretrain_autoencoder
-    real_train = Autoencoder._train_epochs
+    real_train = Autoencoder._train
 
     def pretrain(module, take, n_samples, *args, **kwargs):
         def recording_take(index):
@@ -119,12 +119,12 @@ def test_pretraining_never_sees_the_rows_early_stopping_holds_out(X, monkeypatch
         held_out["n_pretrain"] = n_samples
         return real_pretrain(module, recording_take, n_samples, *args, **kwargs)
 
-    def train_epochs(self, module, rows, targets, train_index, val_index, *args, **kwargs):
-        held_out["val"], held_out["train"] = val_index.numpy(), train_index.numpy()
-        return real_train(self, module, rows, targets, train_index, val_index, *args, **kwargs)
+    def train(self, state):
+        held_out["val"], held_out["train"] = state.data.val_index.numpy(), state.data.train_index.numpy()
+        return real_train(self, state)
 
     monkeypatch.setattr(skae._autoencoder, "pretrain_autoencoder", pretrain)
-    monkeypatch.setattr(Autoencoder, "_train_epochs", train_epochs)
+    monkeypatch.setattr(Autoencoder, "_train", train)
     ae = Autoencoder(4, hidden_layer_sizes=(16,), pretraining="autoencoder", pretraining_max_iter=2,
                      max_iter=2, early_stopping=True, validation_fraction=0.25, random_state=0).fit(X)
     assert ae.pretraining_loss_curves_ is not None and len(ae.validation_scores_) == 2

@@ -98,7 +98,8 @@ def _transformer_classes():
     import inspect
 
     import skae
-    from skae import AutoencoderClassifier, BaseAutoencoder
+    from skae import AutoencoderClassifier
+    from skae._base import BaseAutoencoder
 
     return [
         getattr(skae, name)

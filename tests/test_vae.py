@@ -18,7 +18,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from skae import VAE
-from skae._vae import (
+from skae._training import Batch
+from skae.nn.vae import (
     _LIKELIHOOD_LOGVAR_BOUNDS,
     importance_weighted_bound,
     kl_standard_normal,
@@ -283,7 +284,7 @@ def test_gradients_are_finite_at_initialisation(digits, posterior, likelihood, l
     module = vae._build_module(X.shape[1])
     module.reset_parameters(torch.Generator().manual_seed(0))
     module.condition(X.mean(0), X.std(0).clamp_min(0.1))
-    loss, _ = vae._forward_loss(module, X, torch.Generator().manual_seed(1))
+    loss = vae._loss(module, Batch(X, torch.Generator().manual_seed(1))).value
     loss.backward()
     assert torch.isfinite(loss)
     for name, param in module.named_parameters():
@@ -708,7 +709,7 @@ def test_iwae_with_one_sample_is_the_elbo(digits):
     Xt = torch.from_numpy(X[:400])
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        losses = [float(elbo._batch_loss(module.eval(), Xt, None, gen)) for _ in range(50)]
+        losses = [float(elbo._loss(module.eval(), Batch(Xt, gen)).value) for _ in range(50)]
     mc = -elbo.set_params(n_importance_samples=500).score(X[:400])
     assert np.mean(losses) == pytest.approx(mc, abs=0.05)
 
@@ -721,7 +722,7 @@ def test_iwae_training_loss_is_the_bound_of_its_draws(digits):
     module = vae.module_.eval()
     Xt = torch.from_numpy(X[:6])
     with torch.no_grad():
-        loss = vae._batch_loss(module, Xt, None, torch.Generator().manual_seed(5))
+        loss = vae._loss(module, Batch(Xt, torch.Generator().manual_seed(5))).value
         eps = torch.randn((4, 6, vae.n_components), generator=torch.Generator().manual_seed(5))
         bounds = [vae._mc_bounds(module, Xt[i : i + 1], eps[:, i])[1] for i in range(6)]
     assert float(loss) == pytest.approx(-float(torch.cat(bounds).mean()), rel=1e-5)
@@ -737,7 +738,7 @@ def test_iwae_gradient_is_the_normalised_weighted_sum_of_log_weight_gradients(di
     params = [p for p in module.parameters() if p.requires_grad]
     x = torch.from_numpy(X[:1])
     eps = torch.randn((k, 1, vae.n_components), generator=torch.Generator().manual_seed(1))
-    loss = vae._batch_loss(module, x, None, torch.Generator().manual_seed(1))
+    loss = vae._loss(module, Batch(x, torch.Generator().manual_seed(1))).value
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     per_draw = []
     log_w = []
