@@ -22,9 +22,11 @@ from _common import load_mnist, parser, record, table  # noqa: E402
 from skae import Autoencoder  # noqa: E402
 
 CONFIGS = [
-    # (name, hidden layers, code size, batch size, ratio target vs raw torch)
-    ("784-1000-500-250-30, batch 256", (1000, 500, 250), 30, 256, 1.05),
-    ("784-64-8, batch 64", (64,), 8, 64, 1.10),
+    # (--only key, name, hidden layers, code size, batch size, ratio target vs raw torch)
+    ("large", "784-1000-500-250-30, batch 256", (1000, 500, 250), 30, 256, 1.05),
+    ("small", "784-64-8, batch 64", (64,), 8, 64, 1.10),
+    # A wide one-layer feature learner (the k-sparse autoencoder's shape, here without the top-k).
+    ("wide", "784-1000 one layer, batch 256", (), 1000, 256, 1.10),
 ]
 
 
@@ -143,15 +145,15 @@ def main():
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=60000, help="training rows per epoch (default 60000)")
     p.add_argument("--repeats", type=int, default=3, help="epochs timed per contender (median)")
-    p.add_argument("--only", choices=["large", "small"], help="run one configuration")
+    p.add_argument("--only", choices=[c[0] for c in CONFIGS], help="run one configuration")
     p.add_argument("--no-peers", action="store_true", help="skip skorch and MLPRegressor")
     p.add_argument("--bf16", action="store_true", help="also time bfloat16 autocast (skae and raw)")
     args = p.parse_args()
     X = load_mnist(args.mnist, n_train=args.rows)[0]
 
     sections = []
-    for name, hidden, k, bs, target in CONFIGS:
-        if args.only and (args.only == "large") != (hidden[0] == 1000):
+    for key, name, hidden, k, bs, target in CONFIGS:
+        if args.only and args.only != key:
             continue
         times = time_epochs(X, hidden, k, bs, args.repeats, bf16=args.bf16, peers=not args.no_peers)
         ref = np.median(times["raw torch fp32"])
