@@ -1,5 +1,6 @@
 """``python -m skae``: the README's first command runs and prints its four comparisons, in order."""
 
+import numpy as np
 import pytest
 
 import skae.__main__ as skae_main
@@ -49,3 +50,19 @@ def test_demo_plot_saves_one_figure(tmp_path, capsys):
     main([*TINY, "--plot", str(path)])
     assert f"Saved the figure to {path}" in capsys.readouterr().out
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nudged_is_each_image_and_its_four_one_pixel_shifts():
+    from scipy.ndimage import shift
+
+    X = np.random.RandomState(0).rand(3, 64)
+    nudged, labels = skae_main._nudged(X, np.array([7, 8, 9]))
+    images = X.reshape(-1, 8, 8)
+    expected = [images, *(shift(images, (0, dy, dx), order=0, cval=0) for dy, dx in skae_main._SHIFTS)]
+    expected = np.concatenate(expected).reshape(-1, 64)
+    # The same rows, mixed: sort both by their bytes to compare.
+    key = lambda rows: sorted(map(bytes, rows.astype(np.float64)))  # noqa: E731
+    assert key(nudged) == key(expected)
+    assert sorted(labels.tolist()) == [7] * 5 + [8] * 5 + [9] * 5
+    row = {bytes(r.astype(np.float64)): lab for r, lab in zip(nudged, labels)}
+    assert [row[bytes(r)] for r in expected[:3]] == [7, 8, 9]

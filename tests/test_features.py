@@ -18,6 +18,9 @@ from sklearn.preprocessing import MinMaxScaler
 
 from skae import DenoisingAutoencoder, LadderAutoencoder
 
+# Fewer epochs than the defaults' 200, on purpose: the margins below hold well before convergence.
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def nudged():
