@@ -9,8 +9,8 @@ least as fast as skae at batch 10k, and at most 0.1 ms for one row.
     python benchmarks/bench_onnx.py [--mnist PATH] [--repeats 7] [--latency-repeats 500]
 
 MNIST comes from ``--mnist`` / ``$SKAE_MNIST`` / ``../shared/data/mnist.npz``; random rows in [0, 1]
-stand in when it is absent. The entry is written to benchmarks/results_onnx.md (``--no-record``: print
-only).
+stand in when it is absent. The entry is appended to the dated log, benchmarks/log/RESULTS-log.md
+(``--no-record``: print only); benchmarks/RESULTS.md holds the latest.
 """
 
 import datetime
@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import onnxruntime as ort  # noqa: E402
-from _common import DEFAULT_MNIST, ROOT, git_rev, machine, parser, table  # noqa: E402
+from _common import DEFAULT_MNIST, RESULTS, ROOT, git_rev, machine, parser, table  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -33,7 +33,6 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from skae import Autoencoder  # noqa: E402
 from skae.onnx import to_onnx  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results_onnx.md"
 BATCH = 10_000
 LATENCY_TARGET_MS = 0.1
 
@@ -137,10 +136,8 @@ def main():
     )
     print(entry)
     if not args.no_record:
-        RESULTS.write_text(
-            "# ONNX inference benchmark\n\nWritten by `benchmarks/bench_onnx.py` (issue 34); to be merged into "
-            "RESULTS.md.\n\n" + entry
-        )
+        with open(RESULTS, "a") as f:
+            f.write("\n" + entry)
 
 
 if __name__ == "__main__":
