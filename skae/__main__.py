@@ -48,7 +48,7 @@ from . import Autoencoder, AutoencoderOutlierDetector, DenoisingAutoencoder, Lad
 
 # Part 1's skae transformer and the grid over its regularization strength: the one place to change them.
 # The grid's keys are the transformer's own parameter names (the pipeline's prefix is added below).
-FEATURES_ESTIMATOR = LadderAutoencoder(n_components=32, max_iter=10)
+FEATURES_ESTIMATOR = LadderAutoencoder(n_components=100, max_iter=10)
 FEATURES_GRID = {"noise_level": [0.3, 0.6]}
 FEATURES_CV = 2
 
@@ -74,13 +74,15 @@ CONTAMINATION = 0.05
 def _features(X_train, y_train, X_test, y_test, estimator, grid, cv, seed):
     """Test accuracy and fit time of LogisticRegression on the pixels and on each transformer's features."""
     n_components = estimator.get_params().get("n_components", 32)
+    pca_components = min(n_components, X_train.shape[1])  # PCA has at most one component per pixel
 
     def classifier():
         return LogisticRegression(max_iter=2000)
 
     rows = {
         "pixels": make_pipeline(MinMaxScaler(), classifier()),
-        f"PCA({n_components})": make_pipeline(MinMaxScaler(), PCA(n_components, random_state=seed), classifier()),
+        f"PCA({pca_components})": make_pipeline(MinMaxScaler(), PCA(pca_components, random_state=seed),
+                                                 classifier()),
         "BernoulliRBM(100)": make_pipeline(
             MinMaxScaler(), BernoulliRBM(100, learning_rate=0.06, n_iter=20, random_state=seed), classifier()),
     }
@@ -270,7 +272,8 @@ def main(argv=None):
 
         # Part 1's transformers, fitted on the training rows with no use of their labels.
         n_components = search.best_estimator_["autoencoder"].n_components
-        codes = {"PCA codes": make_pipeline(MinMaxScaler(), PCA(n_components, random_state=0)).fit(X_train),
+        codes = {"PCA codes": make_pipeline(MinMaxScaler(), PCA(min(n_components, X.shape[1]), random_state=0))
+                 .fit(X_train),
                  "skae codes": search.best_estimator_[:-1]}
         few = _few_labels(X_train, y_train, X_test, y_test, codes, args.labels_per_class, range(args.draws))
         _print_table(
