@@ -18,8 +18,8 @@ def test_demo_runs_and_prints_the_four_comparisons_in_order(capsys):
     assert [out.index(part) for part in parts] == sorted(out.index(part) for part in parts)
     # each skae row beside the scikit-learn routes a user would otherwise take
     features = skae_main.FEATURES_ESTIMATOR  # whatever the features issue sets there
-    for row in ["pixels", f"PCA({min(features.n_components, 64)})", "BernoulliRBM(100)", f"skae {type(features).__name__}(",
-                f"GridSearchCV({skae_main.FEATURES_CV}-fold)",
+    for row in ["pixels", f"PCA({min(features.n_components, 64)})", "BernoulliRBM(100)",
+                f"skae {type(features).__name__}(", f"GridSearchCV({skae_main.FEATURES_CV}-fold)",
                 "PCA, best of K", "skae DenoisingAutoencoder(32)", "IsolationForest()",
                 "skae AutoencoderOutlierDetector()", "LogisticRegression, labeled rows' pixels",
                 "LabelSpreading(knn), all rows' pixels", "LabelSpreading(knn), all rows' skae codes"]:
