@@ -31,6 +31,7 @@ import time
 import warnings
 
 import numpy as np
+from scipy.ndimage import shift
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -59,10 +60,7 @@ _SHIFTS = ((-1, 0), (0, -1), (0, 1), (1, 0))
 def _nudged(X, y):
     """Each 8x8 image and its four one-pixel shifts (the vacated row or column left blank), with labels."""
     images = X.reshape(-1, 8, 8)
-    moved = [np.zeros_like(images) for _ in _SHIFTS]
-    for out, (dy, dx) in zip(moved, _SHIFTS):
-        out[:, max(dy, 0) : 8 + min(dy, 0), max(dx, 0) : 8 + min(dx, 0)] = images[
-            :, max(-dy, 0) : 8 + min(-dy, 0), max(-dx, 0) : 8 + min(-dx, 0)]
+    moved = [shift(images, (0, dy, dx), order=0, cval=0) for dy, dx in _SHIFTS]
     X, y = np.concatenate([images, *moved]).reshape(-1, 64), np.tile(y, 1 + len(_SHIFTS))
     # Mixed, so that the grid search's folds hold every shift (in the order built they would not).
     order = np.random.RandomState(0).permutation(len(X))
