@@ -12,7 +12,14 @@ from ._base import BaseAutoencoder, _seed_from
 from ._docstrings import engine_docs
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._training import Loss
-from .nn.vae import _LOG_2PI, VAEModule, importance_weighted_bound, kl_standard_normal, reparameterize
+from .nn.vae import (
+    _LOG_2PI,
+    VAEModule,
+    importance_weighted_bound,
+    kl_standard_normal,
+    log_weights,
+    reparameterize,
+)
 
 __all__ = ["VAE"]
 
@@ -368,14 +375,7 @@ class VAE(BaseAutoencoder):
         log_w = torch.empty((k, n), dtype=torch.float64, device=mu.device)
         for start in range(0, k, per_chunk):
             z, log_q = reparameterize(mu, logvar, tril, eps[start : start + per_chunk].unsqueeze(1))
-            s = z.shape[0]  # z: (s, n, K), log_q: (s, n)
-            out, out_logvar = module.decode_distribution(z.reshape(s * n, -1))
-            out = out.reshape(s, n, -1)
-            if out_logvar is not None and out_logvar.dim() > 1:  # one per row and draw
-                out_logvar = out_logvar.reshape(s, n, -1)
-            log_px = module.log_likelihood(X.unsqueeze(0).expand_as(out), out, out_logvar)
-            log_pz = -0.5 * (z.square().sum(-1) + z.shape[-1] * _LOG_2PI)
-            log_w[start : start + s] = (log_px + log_pz - log_q).double()
+            log_w[start : start + z.shape[0]] = log_weights(module, X, z, log_q).double()  # z: (s, n, K)
         elbo = log_w.mean(0)
         iw = importance_weighted_bound(log_w)
         return elbo.float(), iw.float()

@@ -42,6 +42,7 @@ from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
 from ._outlier import AutoencoderOutlierDetector
 from ._vae import VAE
+from .nn.vae import _LOG_2PI, log_weights
 
 __all__ = ["register_converters", "to_onnx", "to_onnx_decoder", "to_onnx_sampler"]
 
@@ -267,7 +268,6 @@ def _vae_elbo(vae):
     from ._vae import _SCORING_SEED
 
     eps = vae._scoring_noise(vae.module_, None, _SCORING_SEED).unsqueeze(1)  # (draws, 1, K)
-    log_2pi = float(np.log(2 * np.pi))
 
     def elbo(module, x):
         mu, logvar, tril = module.posterior(x)
@@ -276,15 +276,8 @@ def _vae_elbo(vae):
             # A broadcast product, not the VAE's einsum: ONNX's Einsum does not broadcast "..." of
             # different ranks.
             z = z + (tril @ eps.unsqueeze(-1)).squeeze(-1)
-        log_q = -0.5 * (eps.square().sum(-1) + logvar.sum(-1) + mu.shape[-1] * log_2pi)
-        draws, n = z.shape[0], z.shape[1]
-        out, out_logvar = module.decode_distribution(z.reshape(draws * n, -1))
-        out = out.reshape(draws, n, -1)
-        if out_logvar is not None and out_logvar.dim() > 1:  # one per row and draw
-            out_logvar = out_logvar.reshape(draws, n, -1)
-        log_px = module.log_likelihood(x.unsqueeze(0).expand_as(out), out, out_logvar)
-        log_pz = -0.5 * (z.square().sum(-1) + z.shape[-1] * log_2pi)
-        return (log_px + log_pz - log_q).double().mean(0).float()
+        log_q = -0.5 * (eps.square().sum(-1) + logvar.sum(-1) + mu.shape[-1] * _LOG_2PI)
+        return log_weights(module, x, z, log_q).double().mean(0).float()
 
     return elbo
 

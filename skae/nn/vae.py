@@ -82,6 +82,22 @@ def kl_standard_normal(mu, logvar, tril=None):
     return kl
 
 
+def log_weights(module, x, z, log_q):
+    """``log p(x|z) + log p(z) - log q(z|x)`` of draws ``z`` (shape ``(draws, n, K)``) for the rows ``x``.
+
+    ``log_q`` (shape ``(draws, n)``) is the draws' log-density under the posterior; the result has the
+    same shape. Decodes every draw at once: callers that bound memory pass chunks of draws.
+    """
+    draws, n = z.shape[0], z.shape[1]
+    out, out_logvar = module.decode_distribution(z.reshape(draws * n, -1))
+    out = out.reshape(draws, n, -1)
+    if out_logvar is not None and out_logvar.dim() > 1:  # one per row and draw
+        out_logvar = out_logvar.reshape(draws, n, -1)
+    log_px = module.log_likelihood(x.unsqueeze(0).expand_as(out), out, out_logvar)
+    log_pz = -0.5 * (z.square().sum(-1) + z.shape[-1] * _LOG_2PI)
+    return log_px + log_pz - log_q
+
+
 def importance_weighted_bound(log_w):
     """``log (1/k) Σ_k exp(log_w_k)`` over the first axis of ``log_w`` (shape ``(k, n)``), per row.
 
