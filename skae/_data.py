@@ -1,6 +1,8 @@
 """Validated X as float32 torch tensors a batch at a time, its per-feature statistics, and the
 refusal to return non-finite output."""
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -64,8 +66,18 @@ _MAX_STANDARDIZED = 10.0
 _STATS_CHUNK_VALUES = 2**20
 
 
+class FeatureStatistics(NamedTuple):
+    """What the first fit learns of the data: per-feature mean, variance and scale (float64), and
+    whether every value lies in [0, 1] (the features share one unit: what ``conditioning="auto"`` reads)."""
+
+    mean: np.ndarray
+    var: np.ndarray
+    scale: np.ndarray
+    in_unit_box: bool
+
+
 def _feature_statistics(X):
-    """Per-feature ``(mean, variance, scale)`` of validated X, in float64, a chunk of rows at a time.
+    """Per-feature mean, variance and scale of validated X, in float64, a chunk of rows at a time.
 
     ``scale`` is the standard deviation, raised where needed so that no training value lies more than
     ``_MAX_STANDARDIZED`` scales from the mean: a feature that is almost always constant (a border
@@ -104,7 +116,7 @@ def _feature_statistics(X):
         scale[:] = 1.0
     elif constant.any():
         scale[constant] = scale[~constant].mean()
-    return mean, var, scale
+    return FeatureStatistics(mean, var, scale, in_unit_box=bool(count and low.min() >= 0 and high.max() <= 1))
 
 
 def _check_finite_output(estimator, out, X):

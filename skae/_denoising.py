@@ -69,7 +69,17 @@ class DenoisingAutoencoder(Autoencoder):
     [engine-params: alpha]
     [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
     n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
-    precision, conditioning]
+    precision]
+    conditioning : {"auto", "standard", "center", "none"}, default="auto"
+        How the network sees the data, from statistics learned at the first fit (see the
+        :ref:`User Guide <conditioning>`). "auto" is "center" where every training value lies in
+        [0, 1] (pixels, binary features, MinMaxScaler's output: features that share one unit) and
+        "standard" otherwise. Centred only, Gaussian noise has the same standard deviation on every
+        feature, in the data's unit, as in Vincent et al. (2010); standardised, it shrinks with
+        each feature's scale, so a rarely lit pixel is hardly corrupted. On the pixel sets of
+        ``benchmarks/bench_features.py`` "auto" gives codes that serve a classifier better than
+        "standard" (32 components: the nudged digits 0.78 → 0.86, MNIST-1k 0.83 → 0.86). "standard",
+        "center" and "none" are as in :class:`Autoencoder`.
     module : callable, default=None
         A network of your own instead of the fully connected one: a class or function called as
         ``module(n_features, n_components, **module_params)`` that returns a
@@ -206,7 +216,7 @@ class DenoisingAutoencoder(Autoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
-        conditioning="standard",
+        conditioning="auto",
         module=None,
         module_params=None,
         pretraining=None,

@@ -95,7 +95,7 @@ max_time : float > 0 or None, default=None
     before the first epoch (validation, greedy ``pretraining`` where there is one) counts in it.
     ``partial_fit`` ignores it.''',
     "conditioning": '''\
-conditioning : {"standard", "center", "none"}, default="standard"
+conditioning : {"standard", "center", "none", "auto"}, default="standard"
     How the network sees the data, from statistics learned at the first fit (see the
     :ref:`User Guide <conditioning>`). "standard": each feature is centred and divided by its scale (its standard
     deviation, raised where needed so that no training value lies more than 10 scales from the
@@ -107,7 +107,9 @@ conditioning : {"standard", "center", "none"}, default="standard"
     variance, so that ``tol`` and penalty weights keep their meaning. Gaussian denoising noise
     and the contractive penalty are in units of the scale: the user's units unless "standard".
     On pixels and other data in one bounded range "center" reconstructs better than "standard"
-    (measured in the User Guide).''',
+    (measured in the User Guide). "auto": "center" where every training value lies in [0, 1]
+    (pixels, binary features, MinMaxScaler's output: features that share one unit), "standard"
+    otherwise.''',
     # Not engine parameters, but shared by the four estimators that pretrain: written once here too.
     "pretraining": '''\
 pretraining : {"autoencoder"} or None, default=None

@@ -50,7 +50,7 @@ ENGINE_PARAMETERS = {
     "warm_start": (False, ["boolean"]),
     "device": ("cpu", [str]),
     "precision": ("float32", [StrOptions({"float32", "bfloat16"})]),
-    "conditioning": ("standard", [StrOptions({"standard", "center", "none"})]),
+    "conditioning": ("standard", [StrOptions({"auto", "standard", "center", "none"})]),
 }
 ENGINE_DEFAULTS = {name: default for name, (default, _) in ENGINE_PARAMETERS.items()}
 ENGINE_CONSTRAINTS = {name: constraints for name, (_, constraints) in ENGINE_PARAMETERS.items()}
@@ -59,6 +59,9 @@ ENGINE_CONSTRAINTS = {name: constraints for name, (_, constraints) in ENGINE_PAR
 ENGINE_DEFAULT_OVERRIDES = {
     # Rasmus et al.'s ladder trains with Adam at 2e-3 (measured in its docstring's Notes).
     "LadderAutoencoder": {"learning_rate_init": 2e-3},
+    # Noise and a Gaussian likelihood isotropic in the unit that pixels share (bench_features, issue 36).
+    "DenoisingAutoencoder": {"conditioning": "auto"},
+    "VAE": {"conditioning": "auto"},
 }
 
 NETWORK_CONSTRAINTS = {

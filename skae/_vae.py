@@ -132,7 +132,17 @@ class VAE(BaseAutoencoder):
     [engine-params: device]
     precision : {"float32", "bfloat16"}, default="float32"
         "bfloat16" trains under autocast. The likelihood and KL terms are computed in float32.
-    [engine-params: conditioning]
+    conditioning : {"auto", "standard", "center", "none"}, default="auto"
+        How the network sees the data, from statistics learned at the first fit (see the
+        :ref:`User Guide <conditioning>`). "auto" is "center" where every training value lies in
+        [0, 1] (pixels, binary features, MinMaxScaler's output: features that share one unit) and
+        "standard" otherwise. The Gaussian likelihood's variance is relative to each feature's
+        scale², so centred only, it is the same on every feature, as in Kingma & Welling (2014);
+        standardised, a rarely lit pixel gets a tiny variance and dominates the ELBO. On the pixel
+        sets of ``benchmarks/bench_features.py`` "auto" gives codes that serve a classifier better
+        than "standard" (the nudged digits 0.68 → 0.76 at 32 components, the RBM example 0.88 → 0.92
+        at 100) and a little worse on the 8×8 digits alone (0.950 → 0.938). "standard", "center"
+        and "none" are as in :class:`Autoencoder`.
 
     Attributes
     ----------
@@ -279,7 +289,7 @@ class VAE(BaseAutoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
-        conditioning="standard",
+        conditioning="auto",
     ):
         store_params(self, locals())
 

@@ -143,13 +143,20 @@ def test_feature_statistics_in_chunks_match_numpy(monkeypatch):
     X[5, 6] = 1.0  # a rare value: the scale is raised to a tenth of its distance from the mean
     monkeypatch.setattr(_data, "_STATS_CHUNK_VALUES", 7 * 33)  # 33 rows a chunk
     for data in (X, sp.csr_matrix(X)):
-        mean, var, scale = _data._feature_statistics(data)
+        mean, var, scale, in_unit_box = _data._feature_statistics(data)
+        assert not in_unit_box
         X64 = X.astype(np.float64)
         np.testing.assert_allclose(mean, X64.mean(0), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(var, X64.var(0), rtol=1e-9, atol=1e-12)
         assert scale[3] == pytest.approx(np.mean(np.delete(scale, 3)))  # the constant feature
         assert scale[6] == pytest.approx(max(X64[:, 6].std(), (1 - X64[:, 6].mean()) / 10))
         np.testing.assert_allclose(scale[[0, 1, 2, 4]], X64.std(0)[[0, 1, 2, 4]], rtol=1e-9)
+    # Every value in [0, 1], the implicit zeros of a sparse matrix included: the unit box.
+    U = np.abs(X[:, [0, 3, 6]]) / np.abs(X[:, [0, 3, 6]]).max()
+    for data in (U, sp.csr_matrix(U)):
+        assert _data._feature_statistics(data).in_unit_box
+        assert not _data._feature_statistics(data * 1.001).in_unit_box
+    assert not _data._feature_statistics(U - 1e-3).in_unit_box
 
 
 @pytest.mark.parametrize("code_activation, low, high", [("sigmoid", 0, 1), ("tanh", -1, 1), ("relu", 0, np.inf)])

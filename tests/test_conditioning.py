@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.linalg import subspace_angles
 from sklearn.datasets import load_digits
 from sklearn.decomposition import PCA
@@ -139,6 +140,29 @@ def test_classifier_and_vae_take_it():
                           random_state=0), DIGITS)
     assert np.all(vae.module_.conditioning.scale.numpy() == 1)
     assert np.isfinite(vae.score(DIGITS))
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, DenoisingAutoencoder, VAE])
+def test_auto_centres_data_in_the_unit_box_and_standardises_the_rest(cls):
+    params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=2, conditioning="auto", random_state=0)
+    # Pixels in [0, 1], dense or sparse: centred only, as "center" does, bit for bit.
+    for X in (DIGITS, sp.csr_matrix(DIGITS)):
+        auto, center = (fit_quietly(cls(**{**params, "conditioning": c}), X) for c in ("auto", "center"))
+        assert np.all(auto.module_.conditioning.scale.numpy() == 1)
+        np.testing.assert_allclose(auto.module_.conditioning.loc.numpy(), DIGITS.mean(axis=0), atol=1e-6)
+        np.testing.assert_array_equal(auto.transform(X), center.transform(X))
+    # One value outside [0, 1] (here the shifted pixels, and a single negative value): standardised.
+    nudged = DIGITS.copy()
+    nudged[0, 10] = -0.01
+    for X in (DIGITS * 3.0 + 1.0, nudged):
+        auto, standard = (fit_quietly(cls(**{**params, "conditioning": c}), X) for c in ("auto", "standard"))
+        assert not np.allclose(auto.module_.conditioning.scale.numpy(), 1)
+        np.testing.assert_array_equal(auto.transform(X), standard.transform(X))
+
+
+def test_auto_is_the_default_of_the_noise_and_likelihood_models_only():
+    assert DenoisingAutoencoder().conditioning == VAE().conditioning == "auto"
+    assert Autoencoder().conditioning == "standard"
 
 
 @pytest.mark.parametrize("value", ["standardize", "minmax", None, 1])

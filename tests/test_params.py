@@ -41,7 +41,8 @@ OWN_DOC_TEXT = {
     "AutoencoderClassifier": {"alpha", "max_iter", "tol", "early_stopping", "random_state"},
     "LadderAutoencoder": {"batch_size", "tol", "learning_rate_init"},
     "HashingAutoencoder": {"batch_size", "tol", "random_state"},
-    "VAE": {"tol", "early_stopping", "precision", "random_state"},
+    "VAE": {"tol", "early_stopping", "precision", "random_state", "conditioning"},
+    "DenoisingAutoencoder": {"conditioning"},
 }
 
 
