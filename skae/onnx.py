@@ -40,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder
 from ._classifier import AutoencoderClassifier
+from ._objective import Objective
 from ._outlier import AutoencoderOutlierDetector
 from ._vae import VAE
 from .nn.vae import _LOG_2PI, log_weights
@@ -228,7 +229,7 @@ def _detector_fn(detector):
     """``x -> (label, decision_function, score_samples)``, computed as the detector does: the
     network in float32, the combination of its outputs in float64."""
     ae = _unwrap(detector.autoencoder_)
-    score = ae._score_samples_tensor
+    score = Objective(ae).score_samples
     if isinstance(ae, VAE):
         score = _vae_elbo(ae)
     as64 = {"dtype": torch.float64}
