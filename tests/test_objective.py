@@ -80,3 +80,9 @@ def test_loss_is_the_autoencoders_unit_free_objective():
     scores = objective.score_samples(module.eval(), xb)
     assert scores.shape == (50,)
     assert scores.mean().item() == pytest.approx(-expected.item() * var.mean(), rel=1e-5)
+
+
+def test_no_module_of_skae_exceeds_600_lines():
+    """A file a newcomer reads in one sitting (the engine issue's bound)."""
+    long = {str(p.relative_to(SKAE)): n for p in SKAE.rglob("*.py") if (n := len(p.read_text().splitlines())) > 600}
+    assert long == {}
