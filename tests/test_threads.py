@@ -1,10 +1,14 @@
 """The training loop's intra-op thread count: set for the training thread only, never globally."""
 
 import threading
+import warnings
 
+import numpy as np
 import pytest
 import torch
+from sklearn.exceptions import ConvergenceWarning
 
+from skae import Autoencoder
 from skae._threads import SMALL_STEP_MACS, _find_runtime, intra_op_threads, step_threads
 from skae.modules import ConvAutoencoderModule
 from skae.nn.layers import MLP
@@ -67,3 +71,22 @@ def test_step_threads_one_for_a_small_fully_connected_step_only():
     assert step_threads(MLP([784, 1000, 500]), 256) is None
     conv = ConvAutoencoderModule(64, 4, image_shape=(8, 8))
     assert step_threads(conv, 16) is None  # convolutions: the weights' count is not the work
+
+
+class _RecordsThreads(Autoencoder):
+    def _loss(self, module, batch):
+        self.threads_seen_.add(torch.get_num_threads())
+        return super()._loss(module, batch)
+
+
+@needs_runtime
+@pytest.mark.parametrize("hidden, expected", [((32,), {1}), ((2048, 2048), {2})])
+def test_fit_trains_a_small_network_on_one_thread_and_leaves_the_setting(two_threads, hidden, expected):
+    X = np.random.RandomState(0).rand(64, 64).astype(np.float32)
+    est = _RecordsThreads(n_components=4, hidden_layer_sizes=hidden, batch_size=64, max_iter=1)
+    est.threads_seen_ = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X)
+    assert est.threads_seen_ == expected
+    assert torch.get_num_threads() == 2
