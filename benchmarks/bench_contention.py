@@ -15,6 +15,7 @@ included), with ``n_iter_no_change`` high enough that it runs every epoch.
 """
 
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -107,6 +108,8 @@ def main():
     p.add_argument("--threads", type=int, default=2, help="torch intra-op threads (and the load's)")
     p.add_argument("--phases", default="quiet,loaded", help="comma-separated: quiet, loaded")
     args = p.parse_args()
+    # A SIGTERM (timeout) unwinds like Ctrl-C, so that the load process is killed with this one.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     torch.set_num_threads(args.threads)
     X = digits()
     batch_size = min(256, max(16, X.shape[0] // 32))  # skae's "auto"
@@ -133,6 +136,7 @@ def main():
         ref = medians["raw torch loop"]
         rows += [[name, who, f"{t:.2f}", f"{t / ref:.2f}"] for who, t in medians.items()]
         loads.append(f"{name}: load average {around[0]:.2f} before, {around[1]:.2f} after")
+        print(f"{name}: " + ", ".join(f"{who} {t:.2f} s" for who, t in medians.items()), flush=True)
     head = [f"phase ({args.epochs} epochs, {args.threads} torch threads)", "contender", "wall s (median)",
             "/ raw loop"]
     notes = (f"digits 1797x64, 64-128-32, batch {batch_size}, Adam 1e-3; medians of {args.repeats} alternating "
