@@ -31,6 +31,7 @@ from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._persistence import PersistenceMixin
 from ._progress import Progress
 from ._schedule import clock
+from ._threads import intra_op_threads
 from ._training import Loss, TrainingData, TrainingLoop, held_out_batches
 
 __all__ = ["BaseAutoencoder"]
@@ -79,7 +80,8 @@ class BaseAutoencoder(
 
     Four more exist for the one estimator with targets, the semi-supervised classifier, so that it
     trains in this same loop: ``_validate_fit_data``, ``_batch_extension``, ``_validation_score``
-    and ``_new_optimizer``. The rest (``_fit``, ``_initialize``, ``_resume``, and
+    and ``_new_optimizer``. Only the engine calls hooks; an estimator that composes another's
+    objective holds its ``Objective`` (``skae/_objective.py``). The rest (``_fit``, ``_initialize``, ``_resume``, and
     ``_hold_out``, ``_training_state``, ``_train``, ``_end_epoch``, ``_finish_training`` of
     ``skae/_training.py``) is the engine itself and not meant to be overridden.
     """
@@ -334,8 +336,10 @@ class BaseAutoencoder(
         train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
         if first:
             self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
-        data = TrainingData(rows, targets, train_index, val_index)
-        self._train(self._training_state(data, cpu_gen, autocast, incremental, started))
+        state = self._training_state(TrainingData(rows, targets, train_index, val_index), cpu_gen, autocast,
+                                     incremental, started)
+        with intra_op_threads(state.threads):  # this thread's count only: torch.set_num_threads is the user's
+            self._train(state)
         self._rng_state = cpu_gen.get_state()
         return self
 

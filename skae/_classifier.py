@@ -1,11 +1,9 @@
 """The semi-supervised autoencoder classifier: one network, loss ℓ_Y(labeled rows) + λ·ℓ_X(all rows).
 
 The classifier is an engine estimator (it inherits :class:`BaseAutoencoder`: the training loop,
-``transform``, the Jacobian, persistence) and it holds the autoencoder whose loss it adds
-(``autoencoder_``, an unfitted clone). It talks to that autoencoder through the engine's hooks only
-(``_on_first_fit``, ``_check_params``, ``_reference_loss``, ``_build_module``, ``_loss``,
-``_validation_score``, ``_score_samples_tensor``), and sets the unit of that autoencoder's objective
-(``_loss_scale``, from its ``_reference_loss``) as the engine sets any estimator's; what a step needs
+``transform``, persistence) and it holds the autoencoder whose loss it adds (``autoencoder_``, an
+unfitted clone) through that autoencoder's ``Objective`` (``skae/_objective.py``): its network
+factory, its loss, its scores. It calls no private method of the autoencoder; what a step needs
 beyond the batch (the labeled rows appended to it, ``n_extra``) travels in the ``Batch``.
 Holding rather than inheriting the autoencoder lets one classifier take any skae autoencoder.
 """
@@ -25,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import BaseAutoencoder, _adam, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
+from ._objective import Objective
 from ._params import ENGINE_CONSTRAINTS, store_params
 from ._training import LabeledBatches, Loss, held_out_batches
 from .nn.classifier import ClassifierNetwork, CodeAsScores
@@ -134,7 +133,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     classes_ : ndarray of shape (n_classes,)
         Class labels (the unlabeled marker excluded).
     autoencoder_ : skae autoencoder
-        The clone of ``autoencoder`` whose hooks define the reconstruction loss. Its own network is
+        The clone of ``autoencoder`` whose objective is the reconstruction term. Its own network is
         not fitted: the trained network is ``module_.autoencoder``.
     module_ : torch.nn.Module
         The trained network: ``module_.autoencoder`` (encoder and decoder) and ``module_.head``.
@@ -337,9 +336,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
                 "autoencoder must be a skae autoencoder instance (Autoencoder, SparseAutoencoder, "
                 f"DenoisingAutoencoder, ContractiveAutoencoder, VAE ...), got {ae!r}."
             )
-        ae = clone(ae)
-        ae._validate_params()
-        return ae
+        return Objective.of(ae).autoencoder
 
     def _validate_fit_data(self, X, y, reset, incremental=False, classes=None):
         name = type(self).__name__
@@ -400,8 +397,13 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
             return None if isinstance(ae, LadderAutoencoder) and ae.n_components == len(self.classes_) else ()
         return sizes
 
+    @property
+    def _objective(self):
+        """The autoencoder's objective: the one way this estimator uses ``autoencoder_``."""
+        return Objective(self.autoencoder_)
+
     def _check_params(self, X):
-        self.autoencoder_._check_params(X)
+        self._objective.check(X)
         if self._head_sizes() is None and self.autoencoder_.n_components != len(self.classes_):
             raise ValueError(
                 "classifier_hidden_layer_sizes=None uses the autoencoder's code as the class scores, "
@@ -411,7 +413,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
 
     def _on_first_fit(self, X):
         ae = self.autoencoder_
-        ae._on_first_fit(X)
+        self._objective.initialize(X)
         self._pretrained_module = None
         if self.pretrain_epochs:
             # Sequential pretraining through the autoencoder's own fit (same engine), with this
@@ -434,7 +436,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         # The autoencoder's term is its own unit-free objective (reconstruction relative to the data's
         # variance, plus its penalty), so reconstruction_weight means the same on data in any units.
         # The joint loss itself, a cross-entropy plus that, is unitless.
-        self.autoencoder_._loss_scale = self.autoencoder_._reference_loss(var)
+        self._objective.set_unit(var)
         return 1.0
 
     def _build_module(self, n_features):
@@ -442,7 +444,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         self._pretrained_module = None
         pretrained = ae_module is not None
         if not pretrained:
-            ae_module = self.autoencoder_._build_module(n_features)
+            ae_module = self._objective.build_module(n_features)
         sizes = self._head_sizes()
         if sizes is None:
             head = CodeAsScores()
@@ -463,7 +465,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         # The n_extra labeled rows appended to the step's batch (LabeledBatches) enter the supervised
         # term; an autoencoder that normalises over the batch (the ladder) takes its statistics, and
         # its cost, from the step's own rows only.
-        unsupervised = self.autoencoder_._loss(module.autoencoder, batch)
+        unsupervised = self._objective.loss(module.autoencoder, batch)
         reconstruction, code, y = unsupervised.value, unsupervised.code, batch.y
         logits = module.head(code)
         # ignore_index drops the unlabeled rows from the sum: they get no supervised gradient at all.
@@ -476,14 +478,14 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     def _validation_score(self, module, rows, index, y):
         labeled = index[y[index] >= 0]
         if labeled.numel() == 0:
-            return self.autoencoder_._validation_score(module.autoencoder, rows, index, None)
+            return self._objective.validation_score(module.autoencoder, rows, index)
         correct = 0
         for chunk, xb in held_out_batches(module, rows, labeled):
             correct += int((module.logits(xb).argmax(dim=1).cpu() == y[chunk]).sum())
         return correct / labeled.numel()
 
     def _score_samples_tensor(self, module, X):
-        return self.autoencoder_._score_samples_tensor(module.autoencoder, X)
+        return self._objective.score_samples(module.autoencoder, X)
 
     # ------------------------------------------------------------------ prediction
 

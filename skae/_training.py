@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._data import _INFERENCE_BATCH, _Rows
 from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
+from ._threads import step_threads
 
 __all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "held_out_batches"]
 
@@ -156,6 +157,8 @@ class TrainingState:
     CPU, one seeded from it on an accelerator) draws the noise of the steps. ``tol`` is in the
     user's units (``loss_scale`` times the parameter). ``epoch_bar`` is the progress bar over the
     epochs of a fit or None, ``batch_bars`` whether each epoch shows one over its batches.
+    ``threads``: the intra-op threads the epochs run on, in the training thread only (1 for a small
+    network, see ``skae/_threads.py``), or None for torch's setting.
     """
 
     module: torch.nn.Module
@@ -172,6 +175,7 @@ class TrainingState:
     epoch_bar: Progress = None
     batch_bars: bool = False
     checkpoint: Checkpoint = None
+    threads: int = None
 
     def say(self, message):
         """Print a verbose line (through the epoch bar, when there is one)."""
@@ -233,6 +237,7 @@ class TrainingLoop:
         if self.verbose and not incremental and tqdm_available():
             state.epoch_bar = Progress(max_epochs, type(self).__name__, "epoch", plain=False)
         state.batch_bars = self.verbose >= 2 or (self.verbose and incremental and tqdm_available())
+        state.threads = step_threads(module, batch_size)
         _bind_generator(module, gen)
         state.checkpoint = Checkpoint.take(self, state, _snapshot(module), None)
         return state

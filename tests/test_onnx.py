@@ -98,7 +98,7 @@ def test_every_autoencoder_is_covered():
     """The converters are registered for every public autoencoder, and the tests cover each."""
     from skl2onnx._supported_operators import sklearn_operator_name_map
 
-    public = set(skae.onnx._transformers())
+    public = set(skae.onnx._converters._transformers())
     assert public >= {Autoencoder, SparseAutoencoder, DenoisingAutoencoder, ContractiveAutoencoder, VAE,
                       LadderAutoencoder, HashingAutoencoder}
     assert public <= {type(make()) for make in ESTIMATORS.values()}
@@ -348,5 +348,6 @@ def test_skae_imports_without_onnx():
     pattern = re.compile(r"^\s*(from|import)\s+(skl2onnx|onnx|onnxruntime|onnxscript)\b|skae\.onnx|from \. import onnx",
                          re.MULTILINE)
     package = pathlib.Path(skae.__file__).parent
-    offenders = [p.name for p in package.glob("*.py") if p.name != "onnx.py" and pattern.search(p.read_text())]
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py")
+                 if p.parent.name != "onnx" and pattern.search(p.read_text())]
     assert not offenders

@@ -21,7 +21,6 @@ __all__ = [
     "Conditioning",
     "Dense",
     "TiedMLP",
-    "dropout",
     "dropout_mask",
     "glorot_uniform_",
     "isolated_rng",
@@ -51,13 +50,6 @@ _GLOROT_FACTOR = {"sigmoid": 2.0}
 def dropout_mask(x, p, generator):
     """The inverted-dropout multiplier for ``x``: 0 with probability ``p``, else ``1 / (1 - p)``."""
     return torch.empty_like(x).bernoulli_(1.0 - p, generator=generator) / (1.0 - p)
-
-
-def dropout(x, p, generator=None):
-    """Inverted dropout whose mask is drawn from ``generator`` (torch's global RNG only if None)."""
-    if generator is None:
-        return F.dropout(x, p, training=True)
-    return x * dropout_mask(x, p, generator)
 
 
 def topk_mask(h, k):
@@ -99,24 +91,42 @@ def isolated_rng(seed, device=None):
         yield
 
 
-def run_layers(net, x, layers, last=True):
-    """The one layer loop of the fully connected networks (``MLP``, ``TiedMLP``).
+def run_layers(net, x, layers, last=True, generator=None, trace=None):
+    """The one layer loop of the fully connected networks (``MLP``, ``TiedMLP``, ``MLP.trace``).
 
-    ``net.activation``, then in training ``net.dropout`` (masks from ``net.generator``), after
-    every affine map of ``layers`` but the last; the last map is applied only if ``last`` (else the
-    input of the last layer is returned). ``MLP.trace`` is this loop keeping its intermediate values.
+    ``net.activation``, then in training ``net.dropout`` (masks from ``generator``, else
+    ``net.generator``), after every affine map of ``layers`` but the last; the last map is applied
+    only if ``last`` (else the input of the last layer is returned). With ``trace``, a pair of
+    lists, every pre-activation is appended to the first and every layer's dropout multiplier (None
+    without dropout, and for the last layer) to the second: what a Jacobian penalty needs.
     """
     # Plain iteration: slicing a ModuleList builds a new one per call, which costs as much as a
     # small layer's matmul at small batch sizes.
     act = ACTIVATIONS[net.activation]
-    p, generator = (net.dropout if net.training else 0.0), net.generator
+    p = net.dropout if net.training else 0.0
+    generator = net.generator if generator is None else generator
     n_hidden = len(layers) - 1
     for i, layer in enumerate(layers):
+        if i == n_hidden and not last:
+            return x
+        z = layer(x)
+        if trace is not None:
+            trace[0].append(z)
         if i == n_hidden:
-            return layer(x) if last else x
-        x = act(layer(x))
+            if trace is not None:
+                trace[1].append(None)
+            return z
+        x = act(z)
+        mask = None
         if p:
-            x = dropout(x, p, generator)
+            if generator is None and trace is None:
+                # Outside a fit (no generator bound): torch's global RNG.
+                x = F.dropout(x, p, training=True)
+            else:
+                mask = dropout_mask(x, p, generator)
+                x = x * mask
+        if trace is not None:
+            trace[1].append(mask)
 
 
 def _linear_t(x, weight, bias):
@@ -210,23 +220,8 @@ class MLP(nn.Module):
         layer, the dropout multiplier applied to its activation (None without dropout, and for the
         last layer). The masks are drawn from ``generator`` (else the one the engine bound).
         """
-        act = ACTIVATIONS[self.activation]
-        drop = self.dropout if self.training else 0.0
-        generator = self.generator if generator is None else generator
-        n_hidden = len(self.layers) - 1
         preactivations, multipliers = [], []
-        for i, layer in enumerate(self.layers):
-            z = layer(x)
-            preactivations.append(z)
-            if i == n_hidden:
-                multipliers.append(None)
-                break
-            x = act(z)
-            mask = None
-            if drop:
-                mask = dropout_mask(x, drop, generator)
-                x = x * mask
-            multipliers.append(mask)
+        z = run_layers(self, x, self.layers, generator=generator, trace=(preactivations, multipliers))
         return ACTIVATIONS[self.last_activation](z), preactivations, multipliers
 
     def forward(self, x):

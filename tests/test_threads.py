@@ -1,0 +1,92 @@
+"""The training loop's intra-op thread count: set for the training thread only, never globally."""
+
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from skae import Autoencoder
+from skae._threads import SMALL_STEP_MACS, _find_runtime, intra_op_threads, step_threads
+from skae.modules import ConvAutoencoderModule
+from skae.nn.layers import MLP
+
+needs_runtime = pytest.mark.skipif(not _find_runtime(), reason="no thread-count functions found for torch's runtime")
+
+
+@pytest.fixture
+def two_threads():
+    """torch's process-wide count at 2 for the test (the suite runs on one, see conftest)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+@needs_runtime
+def test_intra_op_threads_is_local_to_the_calling_thread(two_threads):
+    inside, other, started = {}, {}, {}
+    go, done = threading.Event(), threading.Event()
+
+    def elsewhere():  # a thread that exists before the block and reads its count during it
+        go.wait()
+        other["during"] = torch.get_num_threads()
+        done.set()
+
+    t = threading.Thread(target=elsewhere)
+    t.start()
+    with intra_op_threads(1) as n:
+        inside["count"] = torch.get_num_threads()
+        go.set()
+        done.wait()
+        # A thread started inside the block takes torch's process-wide count, not this thread's.
+        s = threading.Thread(target=lambda: started.update(count=torch.get_num_threads()))
+        s.start()
+        s.join()
+    t.join()
+    assert n == 1 and inside["count"] == 1
+    assert other["during"] == 2 and started["count"] == 2
+    assert torch.get_num_threads() == 2
+
+
+@needs_runtime
+def test_intra_op_threads_restores_on_error(two_threads):
+    with pytest.raises(RuntimeError), intra_op_threads(1):
+        raise RuntimeError
+    assert torch.get_num_threads() == 2
+
+
+def test_none_changes_nothing(two_threads):
+    with intra_op_threads(None):
+        assert torch.get_num_threads() == 2
+
+
+def test_step_threads_one_for_a_small_fully_connected_step_only():
+    small = MLP([64, 128, 32])
+    assert step_threads(small, 56) == 1
+    weights = 64 * 128 + 128 * 32
+    assert step_threads(small, SMALL_STEP_MACS // (3 * weights) + 1) is None  # a larger batch
+    assert step_threads(MLP([784, 1000, 500]), 256) is None
+    conv = ConvAutoencoderModule(64, 4, image_shape=(8, 8))
+    assert step_threads(conv, 16) is None  # convolutions: the weights' count is not the work
+
+
+class _RecordsThreads(Autoencoder):
+    def _loss(self, module, batch):
+        self.threads_seen_.add(torch.get_num_threads())
+        return super()._loss(module, batch)
+
+
+@needs_runtime
+@pytest.mark.parametrize("hidden, expected", [((32,), {1}), ((2048, 2048), {2})])
+def test_fit_trains_a_small_network_on_one_thread_and_leaves_the_setting(two_threads, hidden, expected):
+    X = np.random.RandomState(0).rand(64, 64).astype(np.float32)
+    est = _RecordsThreads(n_components=4, hidden_layer_sizes=hidden, batch_size=64, max_iter=1)
+    est.threads_seen_ = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X)
+    assert est.threads_seen_ == expected
+    assert torch.get_num_threads() == 2
