@@ -33,7 +33,7 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
     scikit-learn's :class:`~sklearn.neighbors.NearestNeighbors`. Each training step's rows are the
     heads of edges: every row is a head once per epoch, and one of its neighbours, drawn with
     probability proportional to their membership, is appended to the step as its tail; the negative
-    samples are other codes of the same step.
+    samples are other rows of the same step.
 
     Read more in the :ref:`User Guide <neighbor_embedding>`.
 
@@ -140,8 +140,8 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
     to the nearest neighbour subtracted, a per-row bandwidth, the fuzzy union of both directions).
 
     The graph needs all training rows at once: building it costs a k-nearest-neighbour search
-    (brute force by default, quadratic in the rows; about a minute for MNIST's 60,000 images on two
-    cores), done once per ``fit``. ``partial_fit`` builds it on each call's rows only. The graph is
+    (scikit-learn's, exact; for dense data brute force, quadratic in the rows), done once per
+    ``fit`` and counted in ``max_time``. ``partial_fit`` builds it on each call's rows only. The graph is
     not kept after training: the fitted model holds only the network.
 
     Mapping new rows costs one encoder pass; as any parametric map it places rows unlike every
@@ -178,6 +178,10 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         "metric": [str, callable],
     }
 
+    # Neighbours drawn per head and step. Optimiser steps matter more than edges per step (digits:
+    # 1, 4 and 16 tails gave maps alike at 200 epochs, within the seeds' spread), and one tail costs
+    # the least per step: a time budget buys the most steps. (On 10,000 MNIST images, 20 epochs, 4
+    # tails gave a more trustworthy map than 1, 0.920 against 0.894, in 1.4 times the time.)
     _n_tails = 1
 
     def __init__(
