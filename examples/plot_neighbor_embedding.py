@@ -52,12 +52,15 @@ common = dict(
 maps = {
     "PCA": PCA(n_components=2).fit(X_train),
     "Autoencoder": Autoencoder(n_components=2, **common).fit(X_train),
-    "NeighborEmbeddingAutoencoder": NeighborEmbeddingAutoencoder(**common).fit(X_train),
+    "NeighborEmbeddingAutoencoder": NeighborEmbeddingAutoencoder(**common).fit(
+        X_train
+    ),
 }
 
 for name, model in maps.items():
     Z_train, Z_test = model.transform(X_train), model.transform(X_test)
-    accuracy = KNeighborsClassifier(1).fit(Z_train, y_train).score(Z_test, y_test)
+    knn = KNeighborsClassifier(1).fit(Z_train, y_train)
+    accuracy = knn.score(Z_test, y_test)
     trust = trustworthiness(X_test, Z_test, n_neighbors=5)
     mse = float(np.mean((model.inverse_transform(Z_test) - X_test) ** 2))
     print(
@@ -97,12 +100,14 @@ images = mapper.inverse_transform(path)
 fig = plt.figure(figsize=(11, 5.5), layout="constrained")
 top, bottom = fig.subfigures(2, 1, height_ratios=[3, 1])
 ax = top.subplots()
-ax.scatter(Z_train[:, 0], Z_train[:, 1], c=y_train, cmap="tab10", s=4, alpha=0.5)
+ax.scatter(
+    Z_train[:, 0], Z_train[:, 1], c=y_train, cmap="tab10", s=4, alpha=0.5
+)
 ax.plot(path[:, 0], path[:, 1], "k.-")
 for digit in range(10):
     cx, cy = np.median(Z_train[y_train == digit], axis=0)
     ax.annotate(str(digit), (cx, cy), fontsize=14, weight="bold")
-ax.set_title("NeighborEmbeddingAutoencoder: training images and a path from 0 to 6")
+ax.set_title("Training images on the map, and a path from 0 to 6")
 ax.set_xticks([])
 ax.set_yticks([])
 for axis, image in zip(bottom.subplots(1, 10), images):
