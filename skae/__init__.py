@@ -7,6 +7,7 @@ from ._denoising import DenoisingAutoencoder
 from ._hamming import HammingIndex
 from ._hashing import HashingAutoencoder
 from ._ladder import LadderAutoencoder
+from ._neighbor_embedding import NeighborEmbeddingAutoencoder
 from ._outlier import AutoencoderOutlierDetector
 from ._sparse import SparseAutoencoder
 from ._vae import VAE
@@ -21,6 +22,7 @@ __all__ = [
     "LadderAutoencoder",
     "HammingIndex",
     "HashingAutoencoder",
+    "NeighborEmbeddingAutoencoder",
     "SparseAutoencoder",
     "VAE",
     "__version__",

@@ -80,8 +80,10 @@ class BaseAutoencoder(
 
     Four more exist for the one estimator with targets, the semi-supervised classifier, so that it
     trains in this same loop: ``_validate_fit_data``, ``_batch_extension``, ``_validation_score``
-    and ``_new_optimizer``. Only the engine calls hooks; an estimator that composes another's
-    objective holds its ``Objective`` (``skae/_objective.py``). The rest (``_fit``, ``_initialize``, ``_resume``, and
+    and ``_new_optimizer``. The neighbour embedding uses the first two as well: its steps append
+    each row's sampled neighbours, from a graph of the rows ``_validate_fit_data`` received. Only
+    the engine calls hooks; an estimator that composes another's objective holds its ``Objective``
+    (``skae/_objective.py``). The rest (``_fit``, ``_initialize``, ``_resume``, and
     ``_hold_out``, ``_training_state``, ``_train``, ``_end_epoch``, ``_finish_training`` of
     ``skae/_training.py``) is the engine itself and not meant to be overridden.
     """

@@ -15,6 +15,7 @@ __all__ = [
     "contractive_penalty",
     "jacobian_norm_by_products",
     "rademacher_like",
+    "umap_cross_entropy",
 ]
 
 # Keeps log(rho_hat) and log(1 - rho_hat) finite when a sigmoid unit saturates in float32.
@@ -198,3 +199,33 @@ def jacobian_norm_by_products(code, x, vectors, scale=None):
     if total is None:
         raise ValueError("vectors must hold at least one vector.")
     return total
+
+
+def umap_cross_entropy(head, tail, negatives, a, b, eps=1e-3):
+    """UMAP's fuzzy cross-entropy of edges and negative samples in the code space, per edge.
+
+    With the low-dimensional similarity ``q(d) = 1 / (1 + a d^(2b))`` (McInnes et al., 2018), an edge
+    ``(i, j)`` of the neighbour graph costs ``-log q(‖z_i - z_j‖)`` (attraction) and each of its
+    negative samples ``k`` costs ``-log(1 - q(‖z_i - z_k‖))`` (repulsion). Written with
+    ``t = log a + b log(d² + eps)``: ``-log q = softplus(t)`` and ``-log(1 - q) = softplus(-t)``, both
+    stable; ``eps`` (in squared code units) bounds the repulsion of coincident points.
+
+    Parameters
+    ----------
+    head, tail : Tensor of shape (n_edges, n_components)
+        Codes of the two ends of each edge.
+    negatives : Tensor of shape (n_edges, n_negatives, n_components)
+        Codes of each edge's negative samples (drawn by the caller).
+    a, b : float
+        The similarity curve (see ``skae._neighbor_graph.umap_curve``).
+    eps : float, default=1e-3
+
+    Returns
+    -------
+    Tensor of shape (n_edges,)
+        Attraction plus the summed repulsion of each edge's negatives.
+    """
+    log_a = math.log(a)
+    t_pos = log_a + b * torch.log((head - tail).square().sum(dim=1) + eps)
+    t_neg = log_a + b * torch.log((head.unsqueeze(1) - negatives).square().sum(dim=2) + eps)
+    return torch.nn.functional.softplus(t_pos) + torch.nn.functional.softplus(-t_neg).sum(dim=1)

@@ -82,6 +82,7 @@ ESTIMATORS = {
     "VAE-full-bernoulli": lambda: VAE(posterior="full", likelihood="bernoulli", **SMALL),
     "LadderAutoencoder": lambda: LadderAutoencoder(**SMALL),
     "HashingAutoencoder": lambda: HashingAutoencoder(**SMALL),
+    "NeighborEmbeddingAutoencoder": lambda: skae.NeighborEmbeddingAutoencoder(n_neighbors=5, **SMALL),
     "user-module": lambda: Autoencoder(
         n_components=4, module=TinyNet, code_activation="tanh", max_iter=2, random_state=0
     ),

@@ -31,6 +31,7 @@ ENGINE_ESTIMATORS = [
     skae.VAE,
     skae.LadderAutoencoder,
     skae.HashingAutoencoder,
+    skae.NeighborEmbeddingAutoencoder,
     skae.AutoencoderClassifier,
 ]
 ALL_ESTIMATORS = [*ENGINE_ESTIMATORS, skae.AutoencoderOutlierDetector]

@@ -49,6 +49,7 @@ FIGURE_MAX_WIDTH_PX = 1000
 GALLERY_ORDER = [
     "plot_reconstructions.py",
     "plot_2d_codes.py",
+    "plot_neighbor_embedding.py",
     "plot_rbm_features.py",
     "plot_anomaly_detection.py",
     "plot_denoising.py",

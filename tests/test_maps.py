@@ -1,0 +1,223 @@
+"""NeighborEmbeddingAutoencoder: the neighbour graph, its sampled edges, UMAP's cross-entropy, the estimator."""
+
+import io
+import pickle
+import re
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from sklearn.datasets import load_digits, make_blobs
+from sklearn.manifold import trustworthiness
+from sklearn.model_selection import GridSearchCV
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+
+from skae import Autoencoder, AutoencoderClassifier, NeighborEmbeddingAutoencoder
+from skae._neighbor_graph import NeighborBatches, _memberships, fuzzy_neighbor_graph, umap_curve
+from skae._penalties import umap_cross_entropy
+from skae.modules import ConvAutoencoderModule
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+FAST = {"hidden_layer_sizes": (32,), "max_iter": 5, "random_state": 0}
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    # Five well-separated clusters in 20-D, 60 rows each; the last 100 rows held out.
+    X, y = make_blobs(n_samples=300, centers=5, n_features=20, cluster_std=1.0, random_state=0)
+    X = StandardScaler().fit_transform(X).astype(np.float32)
+    return X[:200], y[:200], X[200:], y[200:]
+
+
+# ---------------------------------------------------------------------------------- the graph
+
+
+def test_memberships_sum_to_the_target_and_start_at_one():
+    rng = np.random.RandomState(0)
+    d = np.sort(rng.rand(50, 10) * 3, axis=1)
+    w = _memberships(d, np.log2(11))
+    np.testing.assert_allclose(w.sum(axis=1), np.log2(11), rtol=1e-6)
+    np.testing.assert_allclose(w[:, 0], 1.0)  # the nearest neighbour is fully connected
+    assert np.all(np.diff(w, axis=1) <= 1e-12)  # farther neighbours, smaller memberships
+
+
+def test_graph_is_a_symmetric_fuzzy_union_of_the_neighbours(blobs):
+    X = blobs[0]
+    graph = fuzzy_neighbor_graph(X, 5)
+    assert graph.shape == (200, 200) and graph.dtype == np.float32
+    assert abs(graph - graph.T).max() < 1e-6
+    assert graph.diagonal().max() == 0
+    assert graph.data.min() > 0 and graph.data.max() <= 1 + 1e-6
+    # Every row keeps at least its 5 nearest neighbours (the union can only add edges).
+    assert np.diff(graph.indptr).min() >= 5
+    # The fuzzy union of a and b is a + b - ab: check one edge by hand.
+    from sklearn.neighbors import NearestNeighbors
+
+    d, i = NearestNeighbors(n_neighbors=5).fit(X).kneighbors()
+    A = sp.csr_matrix(
+        (_memberships(d, np.log2(6)).ravel(), (np.repeat(np.arange(200), 5), i.ravel())), shape=(200, 200)
+    ).toarray()
+    j = i[0, 2]
+    assert graph[0, j] == pytest.approx(A[0, j] + A[j, 0] - A[0, j] * A[j, 0], rel=1e-5)
+
+
+def test_tails_are_neighbours_drawn_by_membership():
+    graph = sp.csr_matrix(np.array([[0, 1.0, 3.0, 0], [1.0, 0, 0, 0], [3.0, 0, 0, 0.5], [0, 0, 0.5, 0]]))
+    batches = NeighborBatches(graph, n_tails=2)
+    gen = torch.Generator().manual_seed(0)
+    index = torch.zeros(20000, dtype=torch.int64)  # row 0 drawn many times
+    out = batches.extend(index, gen)
+    assert out.shape == (60000,) and batches.size == 40000
+    assert torch.equal(out[:20000], index)
+    tails = out[20000:].numpy()
+    assert set(np.unique(tails)) == {1, 2}
+    assert (tails == 2).mean() == pytest.approx(0.75, abs=0.01)
+    out = batches.extend(torch.tensor([1, 3, 2]), gen)
+    assert out[3:6].tolist()[:2] == [0, 2] and out[5] in (0, 3)
+
+
+def test_a_row_without_neighbours_is_its_own_tail():
+    graph = sp.csr_matrix(np.array([[0, 1.0, 0], [1.0, 0, 0], [0, 0, 0]]))
+    out = NeighborBatches(graph).extend(torch.tensor([2, 0]), torch.Generator().manual_seed(0))
+    assert out.tolist() == [2, 0, 2, 1]
+
+
+def test_umap_curve_matches_umaps_constants():
+    a, b = umap_curve(0.1)
+    assert a == pytest.approx(1.577, abs=0.01) and b == pytest.approx(0.895, abs=0.01)
+
+
+def test_cross_entropy_against_the_formula():
+    gen = torch.Generator().manual_seed(0)
+    head, tail = torch.randn(7, 2, generator=gen), torch.randn(7, 2, generator=gen)
+    neg = torch.randn(7, 3, 2, generator=gen)
+    a, b = 1.5, 0.9
+    q = lambda d2: 1 / (1 + a * d2**b)  # noqa: E731
+    expected = -torch.log(q(((head - tail) ** 2).sum(1))) - torch.log(1 - q(((head[:, None] - neg) ** 2).sum(2))).sum(1)
+    torch.testing.assert_close(umap_cross_entropy(head, tail, neg, a, b, eps=0.0), expected)
+    # Coincident points: finite, with a finite gradient.
+    z = torch.zeros(1, 2, requires_grad=True)
+    loss = umap_cross_entropy(z, z, z[:, None], a, b).sum()
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
+
+
+# ---------------------------------------------------------------------------------- the estimator
+
+
+def test_zero_weight_is_the_plain_autoencoder(blobs):
+    X = blobs[0]
+    ours = NeighborEmbeddingAutoencoder(embedding_weight=0.0, **FAST).fit(X)
+    plain = Autoencoder(n_components=2, **FAST).fit(X)
+    np.testing.assert_array_equal(ours.transform(X), plain.transform(X))
+    assert ours.loss_curve_ == plain.loss_curve_
+
+
+def test_the_map_keeps_neighbours_better_than_the_plain_autoencoder(blobs):
+    X, y, X_test, y_test = blobs
+    params = {"hidden_layer_sizes": (64,), "max_iter": 40, "random_state": 0}
+    ours = NeighborEmbeddingAutoencoder(n_neighbors=10, **params).fit(X)
+    plain = Autoencoder(n_components=2, **params).fit(X)
+    Z, Z_test = ours.transform(X), ours.transform(X_test)
+    assert KNeighborsClassifier(1).fit(Z, y).score(Z_test, y_test) >= 0.98
+    ours_tw = trustworthiness(X_test, Z_test, n_neighbors=5)
+    plain_tw = trustworthiness(X_test, plain.transform(X_test), n_neighbors=5)
+    assert ours_tw > plain_tw
+    assert ours_tw > 0.9
+
+
+def test_decodes_and_scores(blobs):
+    X = blobs[0]
+    est = NeighborEmbeddingAutoencoder(**FAST).fit(X)
+    Z = est.transform(X)
+    assert Z.shape == (200, 2) and Z.dtype == np.float32
+    assert est.inverse_transform(Z).shape == (200, 20)
+    assert np.isfinite(est.score(X))
+
+
+def test_fewer_rows_than_neighbours_is_an_error():
+    X = np.random.RandomState(0).rand(10, 4)
+    expected = "Expected n_neighbors < n_samples, but n_neighbors = 15, n_samples = 10"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        NeighborEmbeddingAutoencoder(**FAST).fit(X)
+    with pytest.raises(ValueError, match="n_samples = 1"):
+        NeighborEmbeddingAutoencoder(**FAST).fit(X[:1])
+    # early_stopping holds 1 row out of 10: 9 rows left to train on.
+    with pytest.raises(ValueError, match="n_neighbors = 9, n_samples = 9 .rows early_stopping trains on"):
+        NeighborEmbeddingAutoencoder(n_neighbors=9, early_stopping=True, **FAST).fit(X)
+    # The failed fit leaves nothing behind; a valid one then works.
+    est = NeighborEmbeddingAutoencoder(n_neighbors=9, **FAST)
+    with pytest.raises(ValueError):
+        est.fit(X[:5])
+    assert "_graph_rows" not in vars(est)
+    est.fit(X)
+    assert "_graph_rows" not in vars(est)
+
+
+def test_bad_parameters_are_errors(blobs):
+    with pytest.raises(ValueError, match="embedding_weight"):
+        NeighborEmbeddingAutoencoder(embedding_weight=-1.0).fit(blobs[0])
+    with pytest.raises(ValueError, match="n_neighbors"):
+        NeighborEmbeddingAutoencoder(n_neighbors=0).fit(blobs[0])
+
+
+def test_cannot_be_the_classifiers_autoencoder(blobs):
+    X, y = blobs[0], blobs[1]
+    clf = AutoencoderClassifier(NeighborEmbeddingAutoencoder(**FAST), max_iter=2)
+    with pytest.raises(ValueError, match="cannot be the autoencoder of another"):
+        clf.fit(X, y)
+
+
+def test_determinism_and_persistence(blobs):
+    X = blobs[0]
+    a = NeighborEmbeddingAutoencoder(**FAST).fit(X)
+    b = NeighborEmbeddingAutoencoder(**FAST).fit(X)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    c = NeighborEmbeddingAutoencoder(**{**FAST, "random_state": 1}).fit(X)
+    assert not np.array_equal(a.transform(X), c.transform(X))
+    restored = pickle.loads(pickle.dumps(a))
+    np.testing.assert_array_equal(restored.transform(X), a.transform(X))
+    # The fitted model holds the network, not the graph nor the training rows.
+    assert not any(sp.issparse(v) or isinstance(v, np.ndarray) and v.shape[0] == 200 for v in vars(a).values())
+
+
+def test_pipeline_and_grid_search_over_the_weight(blobs):
+    X = blobs[0]
+    pipe = make_pipeline(MinMaxScaler(), NeighborEmbeddingAutoencoder(n_neighbors=5, **FAST))
+    grid = GridSearchCV(pipe, {"neighborembeddingautoencoder__embedding_weight": [0.0, 1.0]}, cv=2).fit(X)
+    assert grid.best_estimator_.transform(X).shape == (200, 2)
+    assert len(grid.cv_results_["mean_test_score"]) == 2
+
+
+def test_early_stopping_partial_fit_sparse_and_verbose(blobs):
+    X = blobs[0]
+    est = NeighborEmbeddingAutoencoder(early_stopping=True, **FAST).fit(X)
+    assert len(est.validation_scores_) == est.n_iter_
+    est = NeighborEmbeddingAutoencoder(**FAST)
+    for chunk in np.array_split(X, 2):
+        est.partial_fit(chunk)
+    assert est.n_iter_ == 2
+    Xs = sp.random(100, 30, density=0.2, format="csr", random_state=0, dtype=np.float32)
+    assert NeighborEmbeddingAutoencoder(**FAST).fit(Xs).transform(Xs).shape == (100, 2)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        NeighborEmbeddingAutoencoder(verbose=1, **{**FAST, "max_iter": 2}).fit(X)
+    assert "Neighbour graph: 200 rows, 15 neighbours" in out.getvalue()
+    assert "Iteration 2" in out.getvalue()
+
+
+def test_convolutional_module():
+    X = MinMaxScaler().fit_transform(load_digits().data[:200]).astype(np.float32)
+    est = NeighborEmbeddingAutoencoder(
+        module=ConvAutoencoderModule,
+        module_params={"image_shape": (8, 8), "channels": (4, 8)},
+        max_iter=2,
+        random_state=0,
+    ).fit(X)
+    assert est.transform(X).shape == (200, 2)
+    assert est.inverse_transform(est.transform(X[:3])).shape == (3, 64)
