@@ -77,7 +77,7 @@ for name, model in maps.items():
 # training images the encoder places new images less precisely than the training ones (the
 # training images' own codes keep neighbours at UMAP's level). UMAP and t-SNE still draw crisper
 # maps of a fixed data set; see the :ref:`User Guide <neighbor_embedding>` for the figures.
-fig, axes = plt.subplots(1, 3, figsize=(13, 4.5), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.8), layout="constrained")
 for ax, (name, model) in zip(axes, maps.items()):
     Z = model.transform(X_test)
     points = ax.scatter(Z[:, 0], Z[:, 1], c=y_test, cmap="tab10", s=8)
@@ -97,7 +97,7 @@ start, end = (np.median(Z_train[y_train == d], axis=0) for d in (0, 6))
 path = np.linspace(start, end, 10).astype(np.float32)
 images = mapper.inverse_transform(path)
 
-fig = plt.figure(figsize=(11, 5.5), layout="constrained")
+fig = plt.figure(figsize=(9, 5), layout="constrained")
 top, bottom = fig.subfigures(2, 1, height_ratios=[3, 1])
 ax = top.subplots()
 ax.scatter(
