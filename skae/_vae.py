@@ -138,11 +138,10 @@ class VAE(BaseAutoencoder):
         [0, 1] (pixels, binary features, MinMaxScaler's output: features that share one unit) and
         "standard" otherwise. The Gaussian likelihood's variance is relative to each feature's
         scale², so centred only, it is the same on every feature, as in Kingma & Welling (2014);
-        standardised, a rarely lit pixel gets a tiny variance and dominates the ELBO. On the pixel
-        sets of ``benchmarks/bench_features.py`` "auto" gives codes that serve a classifier better
-        than "standard" (the nudged digits 0.68 → 0.76 at 32 components, the RBM example 0.88 → 0.92
-        at 100) and a little worse on the 8×8 digits alone (0.950 → 0.938). "standard", "center"
-        and "none" are as in :class:`Autoencoder`.
+        standardised, a rarely lit pixel gets a tiny variance and dominates the ELBO. On most pixel
+        sets "auto" gives codes that serve a classifier better than "standard" (measured in the
+        :ref:`User Guide <conditioning>`). "standard", "center" and "none" are as in
+        :class:`Autoencoder`.
 
     Attributes
     ----------
