@@ -9,7 +9,7 @@ from torch import nn
 from ._base import BaseAutoencoder, _check_precision
 from ._docstrings import engine_docs
 from ._losses import mean_reconstruction_loss
-from ._params import network_constraints, store_params
+from ._params import network_constraints, store_params, weight_decay
 from ._pretraining import pretrain_autoencoder
 from .nn.autoencoder import AutoencoderModule, UserModule
 
@@ -129,7 +129,7 @@ class _PretrainingMixin:
             n_epochs=self.pretraining_max_iter,
             batch_size=self._batch_size(rows.n),
             learning_rate=self.learning_rate_init,
-            alpha=self.alpha,
+            alpha=weight_decay(self.alpha, rows.n),
             shuffle=self.shuffle,
             device=device,
             autocast_dtype=_check_precision(self.precision, device),
@@ -179,7 +179,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         If True the decoder's weights are the encoder's, transposed.
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    [engine-params: alpha]
+    [engine-params: alpha_auto]
     [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
     n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
     precision, conditioning]
@@ -287,7 +287,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         loss="mse",
         tied_weights=False,
         dropout=0.0,
-        alpha=0.0,
+        alpha="auto",
         batch_size="auto",
         learning_rate="constant",
         learning_rate_init=1e-3,

@@ -242,11 +242,12 @@ class BaseAutoencoder(
 
     def _new_optimizer(self, module):
         if self.alpha:
-            # L2 on the weights only, not on the biases.
+            # L2 on the weights only, not on the biases. A group's "alpha" is the parameter's value;
+            # its weight_decay is set from it for each call's rows (see _training_state).
             named = list(module.named_parameters())
             decay = [p for n, p in named if n.endswith("weight")]
             rest = [p for n, p in named if not n.endswith("weight")]
-            groups = [{"params": decay, "weight_decay": self.alpha}, {"params": rest}]
+            groups = [{"params": decay, "alpha": self.alpha}, {"params": rest}]
             params = [g for g in groups if g["params"]]
         else:
             params = list(module.parameters())

@@ -457,7 +457,7 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         groups = []
         for part, decay in ((module.autoencoder, self.autoencoder_.alpha), (module.head, self.alpha)):
             named = list(part.named_parameters())
-            groups.append({"params": [p for n, p in named if n.endswith("weight")], "weight_decay": decay})
+            groups.append({"params": [p for n, p in named if n.endswith("weight")], "alpha": decay})
             groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
         return _adam([g for g in groups if g["params"]], self.learning_rate_init)
 

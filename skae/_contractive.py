@@ -78,7 +78,7 @@ class ContractiveAutoencoder(Autoencoder):
         weights to match (Goodfellow et al., section 14.7).
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
-    [engine-params: alpha]
+    [engine-params: alpha_auto]
     [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
     n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
     precision, conditioning]
@@ -217,7 +217,7 @@ class ContractiveAutoencoder(Autoencoder):
         loss="mse",
         tied_weights=True,
         dropout=0.0,
-        alpha=0.0,
+        alpha="auto",
         batch_size="auto",
         learning_rate="constant",
         learning_rate_init=1e-3,

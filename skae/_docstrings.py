@@ -12,8 +12,19 @@ __all__ = ["ENGINE_PARAMETER_DOCS", "engine_docs"]
 
 ENGINE_PARAMETER_DOCS = {
     "alpha": """\
-alpha : float, default=0.0
-    Strength of the L2 penalty on the weights (as weight decay in Adam).""",
+alpha : float or "auto", default=0.0
+    Strength of the L2 penalty on the weights (as weight decay in Adam). "auto" is
+    ``1 / n_samples``, the rows trained on (by ``partial_fit``: the call's rows): a penalty
+    that fades as the data grows, as a fixed prior on the weights does.""",
+    # alpha's entry for the estimators whose default is "auto" (ENGINE_DEFAULT_OVERRIDES).
+    "alpha_auto": """\
+alpha : float or "auto", default="auto"
+    Strength of the L2 penalty on the weights (as weight decay in Adam). "auto" is
+    ``1 / n_samples``, the rows trained on (by ``partial_fit``: the call's rows): a penalty
+    that fades as the data grows, as a fixed prior on the weights does. It keeps an encoder
+    trained on a few hundred or thousand rows from fitting their noise and leaves large data to
+    the reconstruction (measured in the :ref:`User Guide <regularization_strength>`). 0 turns it
+    off.""",
     "batch_size": """\
 batch_size : int or "auto", default="auto"
     Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):

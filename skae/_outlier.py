@@ -86,8 +86,9 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         at fit, never modified. A fitted autoencoder wrapped in
         :class:`~sklearn.frozen.FrozenEstimator` is used as it is: :meth:`fit` then only sets the
         threshold. None means ``Autoencoder(n_components=min(32, max(1, n_features // 2)),
-        dropout=0.2)``, all its other parameters at their defaults: a code half as wide as the input,
-        at most 32 units, and dropout against memorising the outliers among the training rows.
+        dropout=0.2, alpha=0.0)``, all its other parameters at their defaults: a code half as wide as
+        the input, at most 32 units, and dropout against memorising the outliers among the training
+        rows.
     contamination : "auto" or float, default="auto"
         The expected proportion of outliers in the training data.
 
@@ -237,7 +238,8 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
 
     def _make_autoencoder(self, n_features):
         if self.autoencoder is None:
-            ae = Autoencoder(n_components=_default_code_size(n_features), dropout=_DEFAULT_DROPOUT)
+            # alpha=0: the detector's default was measured without weight decay (bench_outliers).
+            ae = Autoencoder(n_components=_default_code_size(n_features), dropout=_DEFAULT_DROPOUT, alpha=0.0)
         else:
             ae = self.autoencoder
             inner = _unwrap(ae)

@@ -29,11 +29,12 @@ __all__ = [
     "NETWORK_CONSTRAINTS",
     "network_constraints",
     "store_params",
+    "weight_decay",
 ]
 
 # name: (default, constraints), in the order the estimators' signatures list them.
 ENGINE_PARAMETERS = {
-    "alpha": (0.0, [Interval(Real, 0, None, closed="left")]),
+    "alpha": (0.0, [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})]),
     "batch_size": ("auto", [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")]),
     "learning_rate": ("constant", [StrOptions(set(LEARNING_RATES))]),
     "learning_rate_init": (1e-3, [Interval(Real, 0, None, closed="neither")]),
@@ -62,7 +63,22 @@ ENGINE_DEFAULT_OVERRIDES = {
     # Noise and a Gaussian likelihood isotropic in the unit that pixels share (bench_features, issue 36).
     "DenoisingAutoencoder": {"conditioning": "auto"},
     "VAE": {"conditioning": "auto"},
+    # Weight decay that fades with the data: an encoder of a thousand rows stops fitting their noise
+    # (bench_features, issue 36).
+    "Autoencoder": {"alpha": "auto"},
+    "SparseAutoencoder": {"alpha": "auto"},
+    "ContractiveAutoencoder": {"alpha": "auto"},
 }
+
+
+def weight_decay(alpha, n_samples):
+    """The L2 strength ``alpha`` stands for when training on ``n_samples`` rows.
+
+    "auto" is ``1 / n_samples``: the penalty of a unit Gaussian prior on the weights, per row of a
+    mean loss, so that it fades as the data grows (a MAP estimate's, rather than a fixed decay).
+    """
+    return 1.0 / max(int(n_samples), 1) if alpha == "auto" else float(alpha)
+
 
 NETWORK_CONSTRAINTS = {
     "n_components": [Interval(Integral, 1, None, closed="left")],

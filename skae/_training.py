@@ -16,6 +16,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from ._data import _INFERENCE_BATCH, _Rows
+from ._params import weight_decay
 from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
 from ._threads import step_threads
@@ -209,6 +210,9 @@ class TrainingLoop:
         # set_params(learning_rate_init=...) between partial_fit calls takes effect (e.g. a decay).
         for group in self._optimizer.param_groups:
             group["lr"] = self.learning_rate_init
+            if "alpha" in group:
+                # alpha="auto" is 1 / the rows of this call's epochs (a partial_fit call: its own).
+                group["weight_decay"] = weight_decay(group["alpha"], data.n_train)
         # Noise and sampling happen on the compute device, from a generator seeded by the CPU one.
         device = self._module_device()
         gen = cpu_gen

@@ -61,6 +61,9 @@ def test_linear_autoencoder_recovers_pca_subspace():
         batch_size=len(X),  # full batch: no mini-batch noise floor above PCA's optimum
         random_state=0,
     )
+    # At the default weight decay (alpha="auto": 1 / n_samples), which shrinks the weights but keeps
+    # the subspace (an L2-penalised linear autoencoder's optimum lies in the principal subspace).
+    assert ae.alpha == "auto"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ae.fit(X)
@@ -74,6 +77,29 @@ def test_linear_autoencoder_recovers_pca_subspace():
     assert ae_mse <= 1.02 * pca_mse
     # score is minus the mean squared error per feature
     assert ae.score(X) == pytest.approx(-ae_mse, rel=1e-3)
+
+
+def test_alpha_auto_is_the_weight_decay_of_one_over_the_rows_trained_on(digits):
+    X = digits[0][:400]
+    assert Autoencoder().alpha == "auto"  # the default (issue 36)
+
+    def codes(**kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return small(max_iter=3, **kw).fit(X).transform(X[:20])
+
+    # fit: 1 / n_samples, bit for bit; with early stopping, 1 / the rows left after the hold-out.
+    np.testing.assert_array_equal(codes(), codes(alpha=1 / 400))
+    np.testing.assert_array_equal(codes(early_stopping=True), codes(early_stopping=True, alpha=1 / 360))
+    assert not np.array_equal(codes(), codes(alpha=0.0))
+    # partial_fit: 1 / the call's rows.
+    a, b = small(), small(alpha=1 / 100)
+    for chunk in (X[:100], X[100:200]):
+        a.partial_fit(chunk)
+        b.partial_fit(chunk)
+    np.testing.assert_array_equal(a.transform(X[:20]), b.transform(X[:20]))
+    with pytest.raises(ValueError, match="'alpha' parameter"):
+        small(alpha="large").fit(X)
 
 
 def offset_and_scaled_data(n=2000, d=24, seed=0):

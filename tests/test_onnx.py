@@ -75,6 +75,7 @@ ESTIMATORS = {
     "Autoencoder-sigmoid-code": lambda: Autoencoder(code_activation="sigmoid", activation="tanh", **SMALL),
     "Autoencoder-tied-bce": lambda: Autoencoder(tied_weights=True, loss="bce", **SMALL),
     "SparseAutoencoder-topk": lambda: SparseAutoencoder(sparsity="topk", k=2, **SMALL),
+    "SparseAutoencoder-topk-transform-k": lambda: SparseAutoencoder(sparsity="topk", k=1, transform_k=3, **SMALL),
     "SparseAutoencoder-kl": lambda: SparseAutoencoder(sparsity="kl", **SMALL),
     "DenoisingAutoencoder": lambda: DenoisingAutoencoder(noise="masking", **SMALL),
     "ContractiveAutoencoder": lambda: ContractiveAutoencoder(**SMALL),

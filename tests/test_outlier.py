@@ -53,10 +53,11 @@ def plane_with_outliers(n_inliers=200, n_outliers=10, n_features=10, seed=0):
 
 
 def linear_ae(**kw):
-    """A linear autoencoder with a 2-D code: PCA's subspace, so it learns the plane."""
+    """A linear autoencoder with a 2-D code: PCA's subspace, so it learns the plane (no weight decay,
+    which would shrink the reconstruction of rows far out on the plane)."""
     params = dict(
         n_components=2, hidden_layer_sizes=(), activation="identity", learning_rate_init=0.01, batch_size=32,
-        max_iter=60, random_state=0,
+        max_iter=60, random_state=0, alpha=0.0,
     )
     return Autoencoder(**{**params, **kw})
 
@@ -349,7 +350,7 @@ def test_default_autoencoder_and_clone_leave_the_parameter_alone():
     for n_features, k in [(1, 1), (3, 1), (30, 15), (64, 32), (784, 32)]:
         made = AutoencoderOutlierDetector()._make_autoencoder(n_features)
         assert type(made) is Autoencoder and made.n_components == k
-        assert made.get_params() == Autoencoder(n_components=k, dropout=0.2).get_params()
+        assert made.get_params() == Autoencoder(n_components=k, dropout=0.2, alpha=0.0).get_params()
 
 
 def test_random_state_seeds_the_autoencoder():

@@ -97,6 +97,42 @@ def test_k_is_ignored_unless_topk(digits):
     np.testing.assert_array_equal(a, b)
 
 
+def test_transform_k_widens_the_code_of_the_same_dictionary(digits):
+    sae = fitted(digits, sparsity="topk", k=5, n_components=40)
+    narrow = sae.transform(digits)
+    reconstruction = sae.score_samples(digits)
+    wide = sae.set_params(transform_k=15).transform(digits)  # no refit: read at each call
+    assert ((narrow != 0).sum(axis=1) <= 5).all() and np.median((wide != 0).sum(axis=1)) == 15
+    # The wide code keeps the narrow code's units, with the same values, and adds the next ten.
+    kept = narrow != 0
+    np.testing.assert_array_equal(wide[kept], narrow[kept])
+    # Training and reconstruction stay at k: score_samples is unchanged, and equals the
+    # reconstruction of the k-sparse code, not of the wider one.
+    np.testing.assert_array_equal(sae.score_samples(digits), reconstruction)
+    np.testing.assert_allclose(
+        -((sae.inverse_transform(narrow) - digits) ** 2).mean(axis=1), reconstruction, rtol=1e-4, atol=1e-6
+    )
+    # Fitting with transform_k set trains exactly as without it.
+    again = fitted(digits, sparsity="topk", k=5, n_components=40, transform_k=15)
+    np.testing.assert_array_equal(again.transform(digits), wide)
+    assert again.loss_curve_ == sae.loss_curve_
+
+
+def test_transform_k_is_ignored_unless_topk(digits):
+    a = fitted(digits[:200], sparsity="l1", transform_k=3, max_iter=2).transform(digits[:20])
+    b = fitted(digits[:200], sparsity="l1", max_iter=2).transform(digits[:20])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_transform_k_above_n_components_is_refused_at_fit_and_at_transform(digits):
+    with pytest.raises(ValueError, match=r"1 <= transform_k <= n_components=8.*transform_k=9"):
+        SparseAutoencoder(8, sparsity="topk", k=2, transform_k=9, max_iter=1).fit(digits[:20])
+    sae = fitted(digits[:50], sparsity="topk", k=2, n_components=8, max_iter=1)
+    for bad in (9, 0, 2.5):
+        with pytest.raises(ValueError, match=rf"transform_k={bad}"):
+            sae.set_params(transform_k=bad).transform(digits[:5])
+
+
 @pytest.mark.parametrize(
     "params, match",
     [

@@ -78,10 +78,11 @@ class AutoencoderModule(nn.Module):
             with torch.no_grad():
                 self.decoder.output_bias.copy_(logit(self.conditioning.loc))
 
-    def encode(self, x):
+    def encode(self, x, k=None):
+        """The code of x; with top-k units, ``k`` (default: the module's) of them kept per row."""
         h = self.encoder(self.conditioning.standardize(x))
         if self.k is not None:
-            h = topk_mask(h, self.k)
+            h = topk_mask(h, self.k if k is None else k)
         return h
 
     def decode_preactivation(self, z):
@@ -204,7 +205,8 @@ class UserModule(nn.Module):
             with torch.no_grad():
                 self.output_offset.copy_(logit(self.conditioning.loc))
 
-    def encode(self, x):
+    def encode(self, x, k=None):
+        """The code of x; with top-k units, ``k`` (default: the module's) of them kept per row."""
         h = self.net.encode(self.conditioning.standardize(x))
         _check_output(h, self.n_components, "encode", "n_components")
         if self.code_bias:
@@ -212,7 +214,7 @@ class UserModule(nn.Module):
         if self.code_activation != "identity":
             h = ACTIVATIONS[self.code_activation](h)
         if self.k is not None:
-            h = topk_mask(h, self.k)
+            h = topk_mask(h, self.k if k is None else k)
         return h
 
     def decode_preactivation(self, z):

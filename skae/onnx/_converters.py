@@ -10,7 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._base import BaseAutoencoder
 from .._classifier import AutoencoderClassifier
 from .._outlier import AutoencoderOutlierDetector
-from ._export import _classify, _detector_fn, _encode, _export, _require_onnx, _unwrap
+from ._export import _classify, _detector_fn, _export, _require_onnx, _transform_fn, _unwrap
 
 
 def _transformers():
@@ -73,7 +73,7 @@ def _transformer_shape(operator):
 def _transformer_converter(scope, operator, container):
     est = operator.raw_operator
     check_is_fitted(est)
-    model = _export(est, _encode, est.n_features_in_, ["codes"], "encode")
+    model = _export(est, _transform_fn(est), est.n_features_in_, ["codes"], "encode")
     (codes,) = _embed(scope, operator, container, model)
     out = operator.outputs[0]
     _cast(scope, container, codes, out.onnx_name, _onnx_type(out))

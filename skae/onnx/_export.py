@@ -167,6 +167,19 @@ def _encode(module, x):
     return module.encode(x)
 
 
+def _transform_fn(estimator):
+    """The network path of ``estimator.transform``: the encoder, with a SparseAutoencoder's
+    ``transform_k`` units kept where it sets one."""
+    k = getattr(estimator, "transform_k", None)
+    if getattr(estimator, "sparsity", None) != "topk" or k is None:
+        return _encode
+
+    def encode(module, x):
+        return module.encode(x, k=k)
+
+    return encode
+
+
 def _decode(module, z):
     return module.decode(z)
 
