@@ -82,7 +82,7 @@ SKAE = [
 
 # Each estimator's regularization strength and the grid the user guide recommends (its default inside).
 STRENGTH_GRIDS = {
-    "Autoencoder": ("alpha", [0.0, 1e-3, 1e-2]),
+    "Autoencoder": ("alpha", [0.0, "auto", 1e-2]),
     "SparseAutoencoder": ("sparsity_weight", [1e-4, 1e-3, 1e-2]),
     "DenoisingAutoencoder": ("noise_level", [0.2, 0.5, 1.0]),
     "ContractiveAutoencoder": ("contraction_weight", [3e-3, 1e-2, 3e-2]),
@@ -158,13 +158,18 @@ def rows(dataset, K, n_features, seed, grid):
     return out
 
 
+def _selected(row, name):
+    """``--rows`` selection: a row by its estimator's name (its grid row too), or "grid" for every grid row."""
+    return row == name or row.startswith(name + ",") or (name == "grid" and ", grid over" in row)
+
+
 def measure(dataset, seeds, grid_seeds, mnist, names):
     split, K, _ = DATASETS[dataset]
     results = {}
     for seed in seeds:
         X_train, X_test, y_train, y_test = split(seed, mnist)
         for name, steps, param_grid in rows(dataset, K, X_train.shape[1], seed, grid=seed < grid_seeds):
-            if names and not any(n in name for n in names):
+            if names and not any(_selected(name, n) for n in names):
                 continue
             raw = name == "LogisticRegression"
             pipe = Pipeline([*steps, ("classifier", classifier(dataset, raw))])
@@ -231,7 +236,8 @@ def main():
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--grid", action="store_true", help="also the GridSearchCV rows over each strength")
     p.add_argument("--grid-seeds", type=int, default=None, help="the grid rows on the first N seeds only (default all)")
-    p.add_argument("--rows", default="", help="comma-separated substrings: only the rows whose name has one")
+    p.add_argument("--rows", default="", help="comma-separated row names (an estimator's name selects its grid row too; "
+                   "'grid': every grid row): only those rows")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--notes", default="")
     args = p.parse_args()

@@ -31,7 +31,7 @@ from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._persistence import PersistenceMixin
 from ._progress import Progress
 from ._schedule import clock
-from ._threads import intra_op_threads
+from ._threads import flush_denormal, intra_op_threads
 from ._training import Loss, TrainingData, TrainingLoop, held_out_batches
 
 __all__ = ["BaseAutoencoder"]
@@ -341,7 +341,8 @@ class BaseAutoencoder(
             self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
         state = self._training_state(TrainingData(rows, targets, train_index, val_index), cpu_gen, autocast,
                                      incremental, started)
-        with intra_op_threads(state.threads):  # this thread's count only: torch.set_num_threads is the user's
+        # This thread's count only (torch.set_num_threads is the user's), and no subnormal slow path.
+        with intra_op_threads(state.threads), flush_denormal():
             self._train(state)
         self._rng_state = cpu_gen.get_state()
         return self

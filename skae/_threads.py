@@ -16,7 +16,9 @@ import ctypes
 import os
 import sys
 
-__all__ = ["intra_op_threads"]
+import torch
+
+__all__ = ["flush_denormal", "intra_op_threads"]
 
 # The OpenMP runtimes torch ships or links (GNU, Intel, LLVM), by file name.
 _OPENMP_NAMES = ("libgomp", "libiomp5", "libomp")
@@ -121,3 +123,27 @@ def step_threads(module, batch_size):
         return None
     weights = sum(p.numel() for p in params if p.dim() == 2)
     return 1 if 3 * batch_size * weights < SMALL_STEP_MACS else None
+
+
+def _flushing_denormals():
+    """Whether this thread flushes subnormal floats to zero now (torch has no getter: a subnormal
+    float32 times one is zero exactly when it does)."""
+    return float((torch.tensor([1e-39], dtype=torch.float32) * 1.0).item()) == 0.0
+
+
+@contextlib.contextmanager
+def flush_denormal():
+    """Subnormal floats flushed to zero inside the block, the caller's setting restored after.
+
+    Training can drive weights and optimiser moments into the subnormal range (below 1.2e-38 in
+    float32), where x86 arithmetic takes a slow path: a top-k autoencoder of 1000 units on MNIST,
+    whose idle units decay, went from 2 s to 48 s per epoch after its sixth. Flushed, those values
+    are zero, which changes no result measurably. Where the CPU cannot flush, nothing changes.
+    """
+    previous = _flushing_denormals()
+    changed = not previous and torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if changed:
+            torch.set_flush_denormal(False)

@@ -102,6 +102,20 @@ def test_alpha_auto_is_the_weight_decay_of_one_over_the_rows_trained_on(digits):
         small(alpha="large").fit(X)
 
 
+def test_alpha_auto_keeps_a_small_training_set_from_being_memorised(digits):
+    # 200 digits: without weight decay the 64-128-32 network reconstructs its training rows 6x better
+    # than new ones; the default's decay of 1/200 trades some of that for held-out reconstruction
+    # (measured, seeds 0-2: held-out MSE 0.019-0.020 against 0.026-0.037).
+    X = digits[0]
+    train, held_out = X[:200], X[1000:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default = Autoencoder(n_components=32, max_iter=100, random_state=0).fit(train)
+        no_decay = Autoencoder(n_components=32, max_iter=100, random_state=0, alpha=0.0).fit(train)
+    assert no_decay.score(train) > default.score(train)
+    assert -default.score(held_out) < 0.8 * -no_decay.score(held_out)
+
+
 def offset_and_scaled_data(n=2000, d=24, seed=0):
     """The issue's hard case: spectrum 9, 6, 4, 3 then 0.8 … 0.1, every feature shifted by +5 and then
     scaled by factors spread over three orders of magnitude (0.03 … 30)."""

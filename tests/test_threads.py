@@ -90,3 +90,29 @@ def test_fit_trains_a_small_network_on_one_thread_and_leaves_the_setting(two_thr
         est.fit(X)
     assert est.threads_seen_ == expected
     assert torch.get_num_threads() == 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_training_flushes_subnormals_and_restores_the_callers_setting():
+    from skae._threads import _flushing_denormals, flush_denormal
+
+    X = np.random.RandomState(0).rand(64, 6).astype(np.float32)
+    seen = []
+
+    class Probe(Autoencoder):
+        def _loss(self, module, batch):
+            seen.append(_flushing_denormals())
+            return super()._loss(module, batch)
+
+    for caller in (False, True):
+        torch.set_flush_denormal(caller)
+        try:
+            seen.clear()
+            Probe(2, hidden_layer_sizes=(), max_iter=2, random_state=0).fit(X)
+            assert seen and all(seen)  # every training step flushes subnormals ...
+            assert _flushing_denormals() == caller  # ... and the caller's setting is back after fit
+        finally:
+            torch.set_flush_denormal(False)
+    with flush_denormal():
+        assert float((torch.tensor([1e-39]) * 1.0).item()) == 0.0
+    assert float((torch.tensor([1e-39]) * 1.0).item()) != 0.0
