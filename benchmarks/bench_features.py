@@ -236,7 +236,8 @@ def main():
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--grid", action="store_true", help="also the GridSearchCV rows over each strength")
     p.add_argument("--grid-seeds", type=int, default=None, help="the grid rows on the first N seeds only (default all)")
-    p.add_argument("--rows", default="", help="comma-separated row names (an estimator's name selects its grid row too; "
+    p.add_argument("--rows", default="",
+                   help="comma-separated row names (an estimator's name selects its grid row too; "
                    "'grid': every grid row): only those rows")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--notes", default="")

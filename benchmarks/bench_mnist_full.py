@@ -38,8 +38,9 @@ def features(name, args):
     common = dict(n_components=args.units, hidden_layer_sizes=(), max_iter=args.epochs, max_time=args.max_time,
                   random_state=0)
     if name == "topk":
-        return SparseAutoencoder(sparsity="topk", k=args.k, transform_k=min(args.units, round(args.encoding_factor * args.k)),
-                                 tied_weights=True, conditioning="center", **common)
+        wide = min(args.units, round(args.encoding_factor * args.k))
+        return SparseAutoencoder(sparsity="topk", k=args.k, transform_k=wide, tied_weights=True, conditioning="center",
+                                 **common)
     if name == "dae":
         return DenoisingAutoencoder(code_activation="sigmoid", **common)
     if name == "pixels":
