@@ -53,7 +53,7 @@ class SparseAutoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         keeps more units alive (Makhzani & Frey anneal k this way).
     transform_k : int, default=None
         Number of code units :meth:`transform` keeps per sample when ``sparsity="topk"``;
-        None keeps ``k``. Training, reconstruction (:meth:`predict`, :meth:`score`) and
+        None keeps ``k``. Training, reconstruction (:meth:`score_samples`, :meth:`score`) and
         :meth:`inverse_transform` always use ``k``. Makhzani & Frey encode with about ``3 * k``
         units for a classifier: a wider code of the same dictionary, which a linear classifier
         reads better (measured in the :ref:`User Guide <sparse>`). Read at each
