@@ -16,15 +16,6 @@ alpha : float or "auto", default=0.0
     Strength of the L2 penalty on the weights (as weight decay in Adam). "auto" is
     ``1 / n_samples``, the rows trained on (by ``partial_fit``: the call's rows): a penalty
     that fades as the data grows, as a fixed prior on the weights does.""",
-    # alpha's entry for the estimators whose default is "auto" (ENGINE_DEFAULT_OVERRIDES).
-    "alpha_auto": """\
-alpha : float or "auto", default="auto"
-    Strength of the L2 penalty on the weights (as weight decay in Adam). "auto" is
-    ``1 / n_samples``, the rows trained on (by ``partial_fit``: the call's rows): a penalty
-    that fades as the data grows, as a fixed prior on the weights does. It keeps an encoder
-    trained on a few hundred or thousand rows from fitting their noise and leaves large data to
-    the reconstruction (measured in the :ref:`User Guide <regularization_strength>`). 0 turns it
-    off.""",
     "batch_size": """\
 batch_size : int or "auto", default="auto"
     Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):
@@ -138,6 +129,15 @@ pretraining_max_iter : int, default=10
     Epochs of pretraining per pair of layers (with ``batch_size``, ``learning_rate_init``,
     ``alpha``, ``shuffle`` and ``precision`` as for the fine-tuning).''',
 }
+
+# alpha's entry for the estimators whose default is "auto" (ENGINE_DEFAULT_OVERRIDES): the shared
+# entry with that default, and why it is theirs.
+ENGINE_PARAMETER_DOCS["alpha_auto"] = ENGINE_PARAMETER_DOCS["alpha"].replace(
+    "default=0.0", 'default="auto"'
+) + """ It keeps an encoder
+    trained on a few hundred or thousand rows from fitting their noise and leaves large data to
+    the reconstruction (measured in the :ref:`User Guide <regularization_strength>`). 0 turns it
+    off."""
 
 # A marker may wrap over several lines: ``[engine-params: a, b,`` then ``c]`` on the next.
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)\[engine-params: (?P<names>[\w,\s]+?)\][ \t]*$", re.MULTILINE)
