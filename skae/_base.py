@@ -338,7 +338,8 @@ class BaseAutoencoder(
         # The rows early stopping holds out are drawn before pretraining, which never sees them.
         train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
         if first:
-            self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
+            with flush_denormal():
+                self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
         state = self._training_state(TrainingData(rows, targets, train_index, val_index), cpu_gen, autocast,
                                      incremental, started)
         # This thread's count only (torch.set_num_threads is the user's), and no subnormal slow path.

@@ -9,12 +9,19 @@ what ATen's ``parallel_for`` and oneDNN read through ``omp_get_max_threads``; MK
 started meanwhile (they take torch's process-wide count) and ``torch.get_num_threads()`` after the
 block are unchanged. Where the runtime is not one whose functions are found in this process
 (Linux, torch's own OpenMP runtime, MKL optional), it changes nothing.
+
+The flush-to-zero mode of floating point (x86's MXCSR, Arm's FPCR) is per thread as well:
+``torch.set_flush_denormal`` sets the calling thread's only, and the OpenMP runtime's worker threads
+keep theirs. :func:`flush_denormal` sets it in every thread of the team the block's parallel regions
+run on, through one parallel region of its own (``GOMP_parallel``, which GNU's runtime defines and
+LLVM's and Intel's export for GCC-built code), and restores each thread's own setting after.
 """
 
 import contextlib
 import ctypes
 import os
 import sys
+import threading
 
 import torch
 
@@ -22,7 +29,10 @@ __all__ = ["flush_denormal", "intra_op_threads"]
 
 # The OpenMP runtimes torch ships or links (GNU, Intel, LLVM), by file name.
 _OPENMP_NAMES = ("libgomp", "libiomp5", "libomp")
-_runtime = None  # (omp_get_max_threads, omp_set_num_threads, mkl_set_num_threads_local or None) or ()
+# (omp_get_max_threads, omp_set_num_threads, mkl_set_num_threads_local or None, GOMP_parallel or None) or ()
+_runtime = None
+# GOMP_parallel(fn, data, num_threads, flags) runs fn(data) once in each thread of a team of num_threads.
+_TEAM_BODY = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 
 def _loaded_libraries():
@@ -38,7 +48,7 @@ def _loaded_libraries():
 
 
 def _find_runtime():
-    """The OpenMP (and MKL) thread-count functions of the runtime torch uses, or () if not found.
+    """The OpenMP (and MKL) thread functions of the runtime torch uses, or () if not found.
 
     Only libraries already loaded are opened (``dlopen`` of a loaded path returns the same
     handle): loading a second OpenMP runtime would give the process two thread pools.
@@ -69,7 +79,17 @@ def _find_runtime():
                 mkl = None  # a build without MKL: its BLAS is OpenMP's or single-threaded
             else:
                 mkl.restype, mkl.argtypes = ctypes.c_int, [ctypes.c_int]
-    return get, set_, mkl
+    team = getattr(lib, "GOMP_parallel", None)
+    if team is not None:
+        team.restype, team.argtypes = None, [_TEAM_BODY, ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+    return get, set_, mkl, team
+
+
+def _runtime_functions():
+    global _runtime
+    if _runtime is None:
+        _runtime = _find_runtime()
+    return _runtime
 
 
 @contextlib.contextmanager
@@ -78,13 +98,11 @@ def intra_op_threads(n):
 
     Yields the count in force inside the block (the previous one when nothing could be set).
     """
-    global _runtime
-    if _runtime is None:
-        _runtime = _find_runtime()
-    if n is None or not _runtime:
-        yield None if not _runtime else _runtime[0]()
+    runtime = _runtime_functions()
+    if n is None or not runtime:
+        yield None if not runtime else runtime[0]()
         return
-    get, set_, mkl = _runtime
+    get, set_, mkl, _ = runtime
     before = get()
     if n == before:
         yield before
@@ -125,25 +143,68 @@ def step_threads(module, batch_size):
     return 1 if 3 * batch_size * weights < SMALL_STEP_MACS else None
 
 
+# A subnormal double, and one: their product is zero exactly when the calling thread flushes
+# subnormals (DAZ on x86, FZ on Arm, which torch.set_flush_denormal sets, apply to doubles too).
+# Module globals, so that Python cannot fold the product at compile time.
+_SUBNORMAL, _ONE = 1e-310, 1.0
+
+
 def _flushing_denormals():
-    """Whether this thread flushes subnormal floats to zero now (torch has no getter: a subnormal
-    float32 times one is zero exactly when it does)."""
-    return float((torch.tensor([1e-39], dtype=torch.float32) * 1.0).item()) == 0.0
+    """Whether the calling thread flushes subnormal floats to zero now (torch has no getter)."""
+    return _SUBNORMAL * _ONE == 0.0
+
+
+def _in_team(function, n):
+    """Call ``function()`` once in each thread of the OpenMP team of ``n`` threads that the calling
+    thread's parallel regions run on (the runtime keeps the same worker threads for a team of any
+    size up to ``n``). Only in the calling thread where the team is one thread or the runtime is
+    not found.
+    """
+    runtime = _runtime_functions()
+    team = runtime[3] if runtime else None
+    if n <= 1 or team is None:
+        function()
+        return
+
+    def body(_):
+        try:
+            function()
+        except BaseException:  # an exception cannot cross the C frame: the runtime would print it
+            pass
+
+    body = _TEAM_BODY(body)  # (kept referenced until the region returns)
+    team(body, None, n, 0)
 
 
 @contextlib.contextmanager
 def flush_denormal():
-    """Subnormal floats flushed to zero inside the block, the caller's setting restored after.
+    """Subnormal floats flushed to zero inside the block in the calling thread and in the OpenMP
+    worker threads its parallel regions run on, each thread's own setting restored after.
 
     Training can drive weights and optimiser moments into the subnormal range (below 1.2e-38 in
     float32), where x86 arithmetic takes a slow path: a top-k autoencoder of 1000 units on MNIST,
     whose idle units decay, went from 2 s to 48 s per epoch after its sixth. Flushed, those values
     are zero, which changes no result measurably. Where the CPU cannot flush, nothing changes.
+    The team is the block's intra-op thread count (``omp_get_max_threads`` of the calling thread),
+    so enter it inside :func:`intra_op_threads`.
     """
-    previous = _flushing_denormals()
-    changed = not previous and torch.set_flush_denormal(True)
+    runtime = _runtime_functions()
+    n = runtime[0]() if runtime else 1
+    previous = {}
+    lock = threading.Lock()
+
+    def flush():
+        before = _flushing_denormals()
+        if not before and torch.set_flush_denormal(True):
+            with lock:
+                previous[threading.get_ident()] = before
+
+    def restore():
+        if threading.get_ident() in previous:
+            torch.set_flush_denormal(False)
+
+    _in_team(flush, n)
     try:
         yield
     finally:
-        if changed:
-            torch.set_flush_denormal(False)
+        _in_team(restore, n)

@@ -116,3 +116,48 @@ def test_training_flushes_subnormals_and_restores_the_callers_setting():
     with flush_denormal():
         assert float((torch.tensor([1e-39]) * 1.0).item()) == 0.0
     assert float((torch.tensor([1e-39]) * 1.0).item()) != 0.0
+
+
+def test_pretraining_flushes_subnormals_too():
+    from skae._threads import _flushing_denormals
+
+    X = np.random.RandomState(0).rand(64, 6).astype(np.float32)
+    seen = []
+
+    class Probe(Autoencoder):
+        def _pretrain(self, rows, generator, device):
+            seen.append(_flushing_denormals())
+            return super()._pretrain(rows, generator, device)
+
+    Probe(2, hidden_layer_sizes=(4,), pretraining="autoencoder", pretraining_max_iter=1, max_iter=1,
+          random_state=0).fit(X)
+    assert seen == [True]
+    assert not _flushing_denormals()
+
+
+needs_team = pytest.mark.skipif(not _find_runtime() or _find_runtime()[3] is None,
+                                 reason="no GOMP_parallel in torch's OpenMP runtime")
+
+
+@needs_team
+def test_flush_denormal_reaches_the_openmp_worker_threads(two_threads):
+    """torch.set_flush_denormal sets the calling thread only: a parallel op's other half ran on a
+    worker thread that still took subnormals (and their slow path). Inside the block every thread of
+    the team flushes; after it, each has its own setting back."""
+    from skae._threads import _flushing_denormals, _in_team, flush_denormal
+
+    subnormals = torch.full((1 << 21,), 1e-39)  # large enough that torch splits the product over 2 threads
+    assert torch.count_nonzero(subnormals * 1.0) == subnormals.numel()
+    with intra_op_threads(2):
+        with flush_denormal():
+            threads, modes = [], []
+            _in_team(lambda: (threads.append(threading.get_ident()), modes.append(_flushing_denormals())), 2)
+            assert len(set(threads)) == 2 and all(modes)
+            assert torch.count_nonzero(subnormals * 1.0) == 0  # both halves flushed
+            with flush_denormal():  # nested: nothing to change, nothing undone at its end
+                pass
+            assert torch.count_nonzero(subnormals * 1.0) == 0
+        assert torch.count_nonzero(subnormals * 1.0) == subnormals.numel()
+        modes.clear()
+        _in_team(lambda: modes.append(_flushing_denormals()), 2)
+        assert modes == [False, False]
