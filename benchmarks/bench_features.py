@@ -159,8 +159,20 @@ def rows(dataset, K, n_features, seed, grid):
 
 
 def _selected(row, name):
-    """``--rows`` selection: a row by its estimator's name (its grid row too), or "grid" for every grid row."""
+    """``--rows`` selection: a row by its own name, an estimator's name (its grid row too), or "grid"
+    for every grid row."""
     return row == name or row.startswith(name + ",") or (name == "grid" and ", grid over" in row)
+
+
+def _row_names(rows):
+    """``--rows`` split at its commas, but for the comma inside a grid row's own name."""
+    names = []
+    for part in rows.split(","):
+        if part.startswith(" grid over") and names:
+            names[-1] += "," + part
+        elif part:
+            names.append(part)
+    return names
 
 
 def measure(dataset, seeds, grid_seeds, mnist, names):
@@ -238,12 +250,13 @@ def main():
     p.add_argument("--grid-seeds", type=int, default=None, help="the grid rows on the first N seeds only (default all)")
     p.add_argument("--rows", default="",
                    help="comma-separated row names (an estimator's name selects its grid row too; "
-                   "'grid': every grid row): only those rows")
+                   "'grid': every grid row; a grid row's own name, e.g. 'VAE, grid over beta', that row only): "
+                   "only those rows")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--notes", default="")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    names = [n for n in args.rows.split(",") if n]
+    names = _row_names(args.rows)
     args.grid_seeds = 0 if not args.grid else args.seeds if args.grid_seeds is None else args.grid_seeds
     start = time.perf_counter()
     sections = []
