@@ -206,7 +206,8 @@ def measure(dataset, seeds, grid_seeds, mnist, names):
             entry["fit"].append(fit_s)
             entry["transform"].append(transform_s)
             entry["chosen"].append(chosen)
-            print(f"  {dataset} seed {seed} {name}: {accuracy:.4f} ({fit_s:.1f} s)", flush=True)
+            picked = "" if chosen is None else f", chose {chosen}"
+            print(f"  {dataset} seed {seed} {name}: {accuracy:.4f} ({fit_s:.1f} s{picked})", flush=True)
     return K, results
 
 
@@ -233,7 +234,7 @@ def summarise(dataset, K, results):
                 " ".join(f"{a:.4f}" for a in r["acc"]),
                 f"{statistics.median(r['fit']):.1f}",
                 "-" if np.isnan(transform_s) else f"{transform_s * 1e3:.0f}",
-                " ".join(f"{c:g}" for c in chosen) or "-",
+                " ".join(f"{c:g}" if isinstance(c, float) else str(c) for c in chosen) or "-",
                 verdict,
             ]
         )
