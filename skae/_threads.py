@@ -190,17 +190,16 @@ def flush_denormal():
     """
     runtime = _runtime_functions()
     n = runtime[0]() if runtime else 1
-    previous = {}
+    switched = set()  # the threads this block switched on, and switches back off
     lock = threading.Lock()
 
     def flush():
-        before = _flushing_denormals()
-        if not before and torch.set_flush_denormal(True):
+        if not _flushing_denormals() and torch.set_flush_denormal(True):
             with lock:
-                previous[threading.get_ident()] = before
+                switched.add(threading.get_ident())
 
     def restore():
-        if threading.get_ident() in previous:
+        if threading.get_ident() in switched:
             torch.set_flush_denormal(False)
 
     _in_team(flush, n)
