@@ -337,14 +337,13 @@ class BaseAutoencoder(
         rows = _Rows(X)
         # The rows early stopping holds out are drawn before pretraining, which never sees them.
         train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
-        if first:
-            with flush_denormal():
+        with flush_denormal():  # no subnormal slow path, in this thread or torch's worker threads
+            if first:
                 self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)
-        state = self._training_state(TrainingData(rows, targets, train_index, val_index), cpu_gen, autocast,
-                                     incremental, started)
-        # This thread's count only (torch.set_num_threads is the user's), and no subnormal slow path.
-        with intra_op_threads(state.threads), flush_denormal():
-            self._train(state)
+            state = self._training_state(TrainingData(rows, targets, train_index, val_index), cpu_gen, autocast,
+                                         incremental, started)
+            with intra_op_threads(state.threads):  # this thread's count only: torch.set_num_threads is the user's
+                self._train(state)
         self._rng_state = cpu_gen.get_state()
         return self
 

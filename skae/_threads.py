@@ -185,8 +185,8 @@ def flush_denormal():
     float32), where x86 arithmetic takes a slow path: a top-k autoencoder of 1000 units on MNIST,
     whose idle units decay, went from 2 s to 48 s per epoch after its sixth. Flushed, those values
     are zero, which changes no result measurably. Where the CPU cannot flush, nothing changes.
-    The team is the block's intra-op thread count (``omp_get_max_threads`` of the calling thread),
-    so enter it inside :func:`intra_op_threads`.
+    The team is the calling thread's intra-op thread count at entry (``omp_get_max_threads``); a
+    block inside it that runs fewer (:func:`intra_op_threads`) runs on the same worker threads.
     """
     runtime = _runtime_functions()
     n = runtime[0]() if runtime else 1
