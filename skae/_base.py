@@ -244,9 +244,7 @@ class BaseAutoencoder(
         if self.alpha:
             # L2 on the weights only, not on the biases. A group's "alpha" is the parameter's value;
             # its weight_decay is set from it for each call's rows (see _training_state).
-            named = list(module.named_parameters())
-            decay = [p for n, p in named if n.endswith("weight")]
-            rest = [p for n, p in named if not n.endswith("weight")]
+            decay, rest = _decayed_split(module)
             groups = [{"params": decay, "alpha": self.alpha}, {"params": rest}]
             params = [g for g in groups if g["params"]]
         else:
@@ -567,6 +565,21 @@ class BaseAutoencoder(
 
 
 # --------------------------------------------------------------------------------------------------
+
+
+def _decayed_split(module):
+    """``(decayed, rest)``: the parameters of ``module`` that ``alpha`` decays (its weights), and the others.
+
+    A weight is a parameter whose name ends in "weight" (torch's layers), or one that a submodule
+    returns from its ``decayed_parameters()`` method (modules that keep their weights in parameter
+    lists, such as the ladder's). Biases, normalisation shifts and scales, and other per-unit
+    parameters are not decayed.
+    """
+    declared = {id(p) for m in module.modules() if hasattr(m, "decayed_parameters") for p in m.decayed_parameters()}
+    decay, rest = [], []
+    for name, param in module.named_parameters():
+        (decay if name.endswith("weight") or id(param) in declared else rest).append(param)
+    return decay, rest
 
 
 def _adam(params, lr):

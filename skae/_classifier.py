@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseAutoencoder, _adam, _seed_from
+from ._base import BaseAutoencoder, _adam, _decayed_split, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
 from ._objective import Objective
@@ -456,9 +456,9 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
     def _new_optimizer(self, module):
         groups = []
         for part, decay in ((module.autoencoder, self.autoencoder_.alpha), (module.head, self.alpha)):
-            named = list(part.named_parameters())
-            groups.append({"params": [p for n, p in named if n.endswith("weight")], "alpha": decay})
-            groups.append({"params": [p for n, p in named if not n.endswith("weight")], "weight_decay": 0.0})
+            weights, rest = _decayed_split(part)
+            groups.append({"params": weights, "alpha": decay})
+            groups.append({"params": rest, "weight_decay": 0.0})
         return _adam([g for g in groups if g["params"]], self.learning_rate_init)
 
     def _loss(self, module, batch):

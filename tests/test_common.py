@@ -6,8 +6,9 @@ Zero expected failures: every check must pass. The set_output and feature-name c
 
 import inspect
 
+import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.utils.estimator_checks import (
     check_get_feature_names_out_error,
     check_global_output_transform_pandas,
@@ -99,3 +100,37 @@ _OUTPUT_CHECKS = [
 def test_set_output_and_feature_names(estimator, check):
     pytest.importorskip("pandas")
     check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator", [e for e in ESTIMATORS if "alpha" in e.get_params()], ids=lambda e: type(e).__name__
+)
+def test_alpha_decays_every_weight_matrix(estimator):
+    # alpha is each estimator's L2 strength: every weight matrix of its network (each parameter of
+    # two or more dimensions: layers, kernels, the ladder's parameter lists) must shrink under it,
+    # and the vectors (biases, shifts, scales) must not be decayed. A module whose weights are not
+    # named "weight" once left alpha silently doing nothing (the ladder).
+    from skae._base import _decayed_split
+
+    rng = np.random.RandomState(0)
+    X = rng.rand(64, 6).astype(np.float32)
+    y = np.arange(64) % 2
+
+    def fitted(alpha):
+        est = clone(estimator).set_params(alpha=alpha, max_iter=10, learning_rate_init=0.05)
+        if is_classifier(est):  # its alpha is its head's; the (default) ladder's is the ladder's own
+            est.set_params(autoencoder=skae.LadderAutoencoder(n_components=2, hidden_layer_sizes=(8,), alpha=alpha))
+            return est.fit(X, y)
+        return est.fit(X)
+
+    plain, decayed = fitted(0.0), fitted(30.0)
+    weights, _ = _decayed_split(decayed.module_)
+    named = dict(decayed.module_.named_parameters())
+    chosen = {id(p) for p in weights}
+    assert chosen, "alpha decays nothing"
+    assert all(p.dim() >= 2 for p in weights)  # matrices and kernels, never a bias or a scale
+    assert all(id(p) in chosen for n, p in named.items() if n.endswith("weight") and p.dim() >= 2)
+    before = dict(plain.module_.named_parameters())
+    for name, p in named.items():
+        if id(p) in chosen:
+            assert p.norm() < 0.9 * before[name].norm(), name

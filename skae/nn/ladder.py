@@ -84,6 +84,10 @@ class LadderModule(nn.Module):
         # must not shift the statistics of the data's distribution.
         self.stats_rows = None
 
+    def decayed_parameters(self):
+        """The weight matrices (the encoder's ``W_l``, the decoder's ``V_l``): what ``alpha`` decays."""
+        return [*self.weights, *self.vertical]
+
     def reset_parameters(self, generator):
         with torch.no_grad():
             for w in [*self.weights, *self.vertical]:
