@@ -9,11 +9,16 @@ same run, over the same seeds, with the same classifier:
   since it needs inputs in [0, 1]), ``MiniBatchDictionaryLearning`` (sparse coding) and ``Nystroem``
   (an RBF kernel map);
 - every skae transformer at its defaults, with only ``n_components`` and ``random_state`` set;
+- skae's wide route, ``SparseAutoencoder 1000 top-k``: ``SparseAutoencoder(1000, hidden_layer_sizes=(),
+  sparsity="topk", k=50, transform_k=150, tied_weights=True, conditioning="center")`` after a
+  ``MinMaxScaler``, the same on every dataset: not at the code size ``K`` but a wide, sparse code
+  (Makhzani & Frey's k-sparse autoencoder, encoded with 3k units), with ``--grid`` also over ``k`` in
+  [10, 25, 50];
 - with ``--grid``: every skae transformer with a 3-fold ``GridSearchCV`` of the whole pipeline over
   its regularization strength (:data:`STRENGTH_GRIDS`, the grids the user guide's table shows), on
   the training rows only.
 
-Every transformer has the dataset's code size ``K`` (the same for all rows). The basket:
+Every other transformer has the dataset's code size ``K`` (the same for all rows). The basket:
 
 ========== ============================================== ====== ================= ===============
 dataset    rows (train / test)                             K      scaler            classifier
@@ -79,6 +84,9 @@ SKAE = [
     "LadderAutoencoder",
     "HashingAutoencoder",
 ]
+
+WIDE_UNITS = 1000
+WIDE_ROW = f"SparseAutoencoder {WIDE_UNITS} top-k"
 
 # Each estimator's regularization strength and the grid the user guide recommends (its default inside).
 STRENGTH_GRIDS = {
@@ -148,6 +156,13 @@ def rows(dataset, K, n_features, seed, grid):
         ),
         ("Nystroem", [*scaled, ("features", Nystroem(n_components=K, random_state=seed))], None),
     ]
+    # skae's wide route (not at the code size K): a one-layer k-sparse dictionary of 1000 units, the same on
+    # every dataset, encoded with 150 units (Makhzani & Frey's sparse encoding), and a grid over its k.
+    wide = skae.SparseAutoencoder(WIDE_UNITS, hidden_layer_sizes=(), sparsity="topk", k=50, transform_k=150,
+                                  tied_weights=True, conditioning="center", random_state=seed)
+    out.append((WIDE_ROW, [*in_unit_box, ("features", wide)], None))
+    if grid:
+        out.append((f"{WIDE_ROW}, grid over k", [*in_unit_box, ("features", clone(wide))], {"k": [10, 25, 50]}))
     for name in SKAE:
         estimator = getattr(skae, name)(n_components=K, random_state=seed)
         out.append((name, [*scaled, ("features", estimator)], None))
