@@ -19,6 +19,7 @@ from skae.modules import ConvAutoencoderModule
 # Every estimator that takes a network of one's own.
 WITH_MODULE = [skae.Autoencoder, skae.DenoisingAutoencoder, skae.SparseAutoencoder]
 SMALL = {"n_components": 2, "max_iter": 2, "random_state": 0}
+SMALL_NO_ITER = {"n_components": 2, "random_state": 0}
 
 
 class TwoLayerNet(nn.Module):
@@ -412,3 +413,43 @@ def test_mlp_trace_is_the_forward_pass(dropout):
     h = ACTIVATIONS["tanh"](pre[0]) * (1 if masks[0] is None else masks[0])
     torch.testing.assert_close(pre[1], mlp.layers[1](h))
     torch.testing.assert_close(output, torch.sigmoid(pre[-1]))
+
+
+class ListNet(nn.Module):
+    """Weights in a parameter list, named "0" and "1" rather than "weight"."""
+
+    def __init__(self, n_features, n_components):
+        super().__init__()
+        self.matrices = nn.ParameterList([nn.Parameter(torch.randn(n_components, n_features) * 0.1),
+                                          nn.Parameter(torch.randn(n_features, n_components) * 0.1)])
+        self.shift = nn.Parameter(torch.zeros(n_features))
+
+    def encode(self, x):
+        return x @ self.matrices[0].T
+
+    def decode(self, z):
+        return z @ self.matrices[1].T + self.shift
+
+
+class DeclaredListNet(ListNet):
+    """The same network, listing its weight matrices for ``alpha``."""
+
+    def decayed_parameters(self):
+        return list(self.matrices)
+
+
+@pytest.mark.parametrize("declare", [True, False])
+def test_alpha_decays_what_a_users_network_declares(X, declare):
+    # alpha reaches weights that are not named "weight" once the network lists them; undeclared, they
+    # are left alone (only names ending in "weight" are decayed by default).
+    def norms(alpha):
+        est = skae.Autoencoder(module=DeclaredListNet if declare else ListNet, alpha=alpha,
+                               learning_rate_init=0.05, max_iter=10, **SMALL_NO_ITER)
+        net = fit(est, X).module_.net
+        return [float(p.norm()) for p in net.matrices], float(net.shift.norm())
+
+    (plain, plain_shift), (decayed, decayed_shift) = norms(0.0), norms(30.0)
+    if declare:
+        assert all(d < 0.5 * p for d, p in zip(decayed, plain))
+    else:
+        assert decayed == plain and decayed_shift == plain_shift
