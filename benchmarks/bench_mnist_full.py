@@ -12,7 +12,7 @@ images:
   features encoded with the αk largest units, α = 3, where training keeps k). The defaults, 2000 units
   and k = 100 for 30 epochs, were chosen among widths 1000-4000 and k 25-200 on a validation split of the
   training images (fitted on the first 50,000, scored on the last 10,000; ``benchmarks/log/RESULTS-log.md``,
-  2026-12-06 14:58); ``--units 1000 --k 25`` is the paper's own setting;
+  2026-12-06 14:50); ``--units 1000 --k 25`` is the paper's own setting;
 - ``dae``: ``MinMaxScaler`` → ``DenoisingAutoencoder(n_components=--units, hidden_layer_sizes=(),
   code_activation="sigmoid")`` (its default noise and conditioning) → ``LogisticRegression``;
 - ``pixels``: ``MinMaxScaler`` → ``LogisticRegression``, the baseline.

@@ -106,10 +106,10 @@ def test_set_output_and_feature_names(estimator, check):
     "estimator", [e for e in ESTIMATORS if "alpha" in e.get_params()], ids=lambda e: type(e).__name__
 )
 def test_alpha_decays_every_weight_matrix(estimator):
-    # alpha is each estimator's L2 strength: every weight matrix of its network (each parameter of
-    # two or more dimensions: layers, kernels, the ladder's parameter lists) must shrink under it,
-    # and the vectors (biases, shifts, scales) must not be decayed. A module whose weights are not
-    # named "weight" once left alpha silently doing nothing (the ladder).
+    # alpha is each estimator's L2 strength: every weight matrix of its network (layers, kernels, the
+    # ladder's W and V, kept in parameter lists) must shrink under it, and no vector (bias, shift,
+    # scale) may be decayed. The ladder's weights, not named "weight", once left alpha silently doing
+    # nothing.
     from skae._base import _decayed_split
 
     rng = np.random.RandomState(0)
