@@ -89,14 +89,14 @@ def _features(X_train, y_train, X_test, y_test, estimator, grid, cv, seed):
     }
     pipeline = Pipeline([("scale", MinMaxScaler()), ("autoencoder", clone(estimator).set_params(random_state=seed)),
                          ("classify", classifier())])
-    rows[f"skae {_short(estimator)} + grid"] = GridSearchCV(
+    rows[f"skae {type(estimator).__name__} + grid"] = GridSearchCV(
         pipeline, {f"autoencoder__{name}": values for name, values in grid.items()}, cv=cv)
     results = {}
     for name, model in rows.items():
         start = time.perf_counter()
         model.fit(X_train, y_train)
         results[name] = (model.score(X_test, y_test), time.perf_counter() - start)
-    search = rows[f"skae {_short(estimator)} + grid"]
+    search = rows[f"skae {type(estimator).__name__} + grid"]
     return results, search
 
 
@@ -255,6 +255,7 @@ def main(argv=None):
             f"{'accuracy':>9} {'fit s':>7}",
             [(k, f"{acc:>9.3f} {sec:>7.1f}") for k, (acc, sec) in features.items()],
         )
+        print(f"   skae {type(estimator).__name__}: {_short(estimator)}")
         print(f"   GridSearchCV({FEATURES_CV}-fold), mean CV accuracy: {_grid_summary(search)}")
 
         denoise, cleaned = _denoising(X_train, X_test, args.noise, seed=0, max_iter=args.denoising_max_iter)

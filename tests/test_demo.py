@@ -19,7 +19,8 @@ def test_demo_runs_and_prints_the_four_comparisons_in_order(capsys):
     # each skae row beside the scikit-learn routes a user would otherwise take
     features = skae_main.FEATURES_ESTIMATOR  # whatever the features issue sets there
     for row in ["pixels", f"PCA({min(features.n_components, 64)})", "BernoulliRBM(100)",
-                f"skae {type(features).__name__}(", f"GridSearchCV({skae_main.FEATURES_CV}-fold)",
+                f"skae {type(features).__name__} + grid", f"skae {type(features).__name__}: {type(features).__name__}(",
+                f"GridSearchCV({skae_main.FEATURES_CV}-fold)",
                 "PCA, best of K", "skae DenoisingAutoencoder(32)", "IsolationForest()",
                 "skae AutoencoderOutlierDetector()", "LogisticRegression, labeled rows' pixels",
                 "LabelSpreading(knn), all rows' pixels", "LabelSpreading(knn), all rows' skae codes"]:
@@ -39,7 +40,8 @@ def test_the_features_estimator_and_grid_are_one_place(monkeypatch, capsys):
     monkeypatch.setattr(skae_main, "FEATURES_GRID", {"sparsity_weight": [0.5], "alpha": [0.0, 0.1]})
     main(TINY)
     out = capsys.readouterr().out
-    assert "PCA(5)" in out and "skae SparseAutoencoder(max_iter=1, n_components=5) + grid" in out
+    assert "PCA(5)" in out and "skae SparseAutoencoder + grid" in out
+    assert "skae SparseAutoencoder: SparseAutoencoder(max_iter=1, n_components=5)" in out  # the row's settings
     assert "alpha=0, sparsity_weight=0.5: " in out and "alpha=0.1, sparsity_weight=0.5: " in out
     assert "chose alpha=" in out
 
