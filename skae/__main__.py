@@ -89,15 +89,15 @@ def _features(X_train, y_train, X_test, y_test, estimator, grid, cv, seed):
     }
     pipeline = Pipeline([("scale", MinMaxScaler()), ("autoencoder", clone(estimator).set_params(random_state=seed)),
                          ("classify", classifier())])
-    rows[f"skae {type(estimator).__name__} + grid"] = GridSearchCV(
+    skae_row = f"skae {type(estimator).__name__} + grid"
+    rows[skae_row] = GridSearchCV(
         pipeline, {f"autoencoder__{name}": values for name, values in grid.items()}, cv=cv)
     results = {}
     for name, model in rows.items():
         start = time.perf_counter()
         model.fit(X_train, y_train)
         results[name] = (model.score(X_test, y_test), time.perf_counter() - start)
-    search = rows[f"skae {type(estimator).__name__} + grid"]
-    return results, search
+    return results, rows[skae_row]
 
 
 def _short(estimator):
