@@ -19,7 +19,6 @@ from skae.modules import ConvAutoencoderModule
 # Every estimator that takes a network of one's own.
 WITH_MODULE = [skae.Autoencoder, skae.DenoisingAutoencoder, skae.SparseAutoencoder]
 SMALL = {"n_components": 2, "max_iter": 2, "random_state": 0}
-SMALL_NO_ITER = {"n_components": 2, "random_state": 0}
 
 
 class TwoLayerNet(nn.Module):
@@ -444,7 +443,7 @@ def test_alpha_decays_what_a_users_network_declares(X, declare):
     # are left alone (only names ending in "weight" are decayed by default).
     def norms(alpha):
         est = skae.Autoencoder(module=DeclaredListNet if declare else ListNet, alpha=alpha,
-                               learning_rate_init=0.05, max_iter=10, **SMALL_NO_ITER)
+                               learning_rate_init=0.05, **{**SMALL, "max_iter": 10})
         net = fit(est, X).module_.net
         return [float(p.norm()) for p in net.matrices], float(net.shift.norm())
 
