@@ -14,7 +14,8 @@ fitted map (``TSNEEmbedding.transform``); it has no decoder. UMAP's ``inverse_tr
 (tens of seconds per 10k rows): ``--umap-inverse`` measures it, otherwise its MSE is left out.
 
     python benchmarks/bench_visualization.py [--dataset digits|mnist|both] [--rows 50000]
-        [--epochs 200] [--minutes 10] [--methods pca,ae,neae,umap,tsne] [--threads 2] [--no-record]
+        [--epochs 200] [--minutes 10] [--methods pca,ae,neae,umap,tsne] [--threads 2]
+        [--embedding-loss umap|tsne] [--no-record]
 """
 
 import os
@@ -69,7 +70,7 @@ class _OpenTSNE:
         return np.asarray(self.embedding_)
 
 
-def contenders(which, dataset, epochs, threads, weight, minutes):
+def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss):
     out = {}
     # Both skae maps: the default network (256, 128), epochs up to ``epochs`` and, on MNIST, a time
     # budget (the decaying step size then reaches zero at whichever ends first).
@@ -82,8 +83,9 @@ def contenders(which, dataset, epochs, threads, weight, minutes):
     if "ae" in which:
         out["Autoencoder"] = Autoencoder(n_components=2, conditioning="center", **net, **common)
     if "neae" in which:
-        out["NeighborEmbeddingAutoencoder"] = NeighborEmbeddingAutoencoder(
+        out[f"NeighborEmbeddingAutoencoder, {embedding_loss} loss"] = NeighborEmbeddingAutoencoder(
             embedding_weight=weight,
+            embedding_loss=embedding_loss,
             learning_rate="linear_decay",
             learning_rate_init=3e-3,
             conditioning="center",
@@ -149,6 +151,9 @@ def main():
     p.add_argument("--threads", type=int, default=2, help="torch threads (and openTSNE's n_jobs)")
     p.add_argument("--minutes", type=float, default=10.0, help="time budget of each skae map's fit on MNIST")
     p.add_argument("--weight", type=float, default=100.0, help="NeighborEmbeddingAutoencoder's embedding_weight")
+    p.add_argument(
+        "--embedding-loss", choices=["umap", "tsne"], default="umap", help="the skae map's embedding_loss"
+    )
     p.add_argument("--umap-inverse", action="store_true", help="measure UMAP's inverse_transform on MNIST")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -167,7 +172,9 @@ def main():
         n_trust = min(10_000, len(X_train))
         rows = [
             evaluate(name, est, X_train, X_test, y_train, y_test, n_trust, args.umap_inverse or dataset == "digits")
-            for name, est in contenders(which, dataset, epochs, args.threads, args.weight, args.minutes).items()
+            for name, est in contenders(
+                which, dataset, epochs, args.threads, args.weight, args.minutes, args.embedding_loss
+            ).items()
         ]
         load_after = os.getloadavg()
         body = table(rows, headers)

@@ -16,6 +16,7 @@ __all__ = [
     "jacobian_norm_by_products",
     "rademacher_like",
     "umap_cross_entropy",
+    "cauchy_infonce",
 ]
 
 # Keeps log(rho_hat) and log(1 - rho_hat) finite when a sigmoid unit saturates in float32.
@@ -229,3 +230,40 @@ def umap_cross_entropy(head, tail, negatives, a, b, eps=1e-3):
     t_pos = log_a + b * torch.log((head - tail).square().sum(dim=1) + eps)
     t_neg = log_a + b * torch.log((head.unsqueeze(1) - negatives).square().sum(dim=2) + eps)
     return torch.nn.functional.softplus(t_pos) + torch.nn.functional.softplus(-t_neg).sum(dim=1)
+
+
+def cauchy_infonce(code, n_heads):
+    """t-SNE's kernel in a contrastive loss (InfoNCE) over one step's codes, per edge.
+
+    ``code`` holds the step's heads (its first ``n_heads`` rows) followed by blocks of ``n_heads``
+    rows, one neighbour (tail) of each head per block. With t-SNE's similarity
+    ``q(d) = 1 / (1 + d²)``, the edge from head ``i`` to its tail ``j`` costs
+    ``-log(q_ij / (q_ij + Σ_k q_ik))``, the sum over every code of the step but row ``i``'s own head
+    and tails: the normalised loss of t-SNE with the partition function estimated on the step's
+    codes (Damrich, Böhm, Hamprecht and Kobak, 2023). Unlike UMAP's cross-entropy, each edge's
+    repulsion is relative: a head is pushed from the step's other codes only as far as it is
+    pulled to its neighbour.
+
+    Parameters
+    ----------
+    code : Tensor of shape ((n_tails + 1) * n_heads, n_components)
+    n_heads : int
+
+    Returns
+    -------
+    Tensor of shape (n_tails * n_heads,)
+        One loss per edge, tail block after tail block.
+    """
+    m = n_heads
+    heads = code[:m]
+    n_tails = code.shape[0] // m - 1
+    tails = code[m:].reshape(n_tails, m, -1)
+    log_q_pos = -torch.log1p((heads.unsqueeze(0) - tails).square().sum(dim=2))  # (n_tails, m)
+    # Squared distances of every head to every code of the step, without a square root (whose
+    # gradient is undefined where two codes coincide).
+    sq = code.square().sum(dim=1)
+    d2 = (sq[:m, None] + sq[None, :] - 2.0 * heads @ code.T).clamp_min(0.0)
+    own = torch.arange(code.shape[0], device=code.device) % m == torch.arange(m, device=code.device)[:, None]
+    log_q_neg = (-torch.log1p(d2)).masked_fill(own, float("-inf"))
+    log_z = torch.logsumexp(log_q_neg, dim=1)  # (m,); -inf when the step has one head, no negatives
+    return (torch.logaddexp(log_q_pos, log_z) - log_q_pos).reshape(-1)

@@ -1,4 +1,4 @@
-"""NeighborEmbeddingAutoencoder: the neighbour graph, its sampled edges, UMAP's cross-entropy, the estimator."""
+"""NeighborEmbeddingAutoencoder: the neighbour graph, its sampled edges, the embedding losses, the estimator."""
 
 import io
 import pickle
@@ -18,7 +18,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from skae import Autoencoder, AutoencoderClassifier, NeighborEmbeddingAutoencoder
 from skae._neighbor_graph import NeighborBatches, _memberships, fuzzy_neighbor_graph, umap_curve
-from skae._penalties import umap_cross_entropy
+from skae._penalties import cauchy_infonce, umap_cross_entropy
 from skae.modules import ConvAutoencoderModule
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -107,6 +107,28 @@ def test_cross_entropy_against_the_formula():
     assert torch.isfinite(loss) and torch.isfinite(z.grad).all()
 
 
+def test_tsne_loss_against_the_formula():
+    # Two blocks of tails behind 5 heads; every edge scored against all the step's codes but its head's.
+    gen = torch.Generator().manual_seed(0)
+    m, n_tails = 5, 2
+    code = torch.randn((n_tails + 1) * m, 2, generator=gen, dtype=torch.float64)
+    q = lambda u, v: 1 / (1 + ((u - v) ** 2).sum())  # noqa: E731
+    expected = []
+    for t in range(1, n_tails + 1):
+        for i in range(m):
+            pos = q(code[i], code[t * m + i])
+            others = sum(q(code[i], code[p]) for p in range(len(code)) if p % m != i)
+            expected.append(-torch.log(pos / (pos + others)))
+    torch.testing.assert_close(cauchy_infonce(code, m), torch.stack(expected))
+    # A step of one head has no negatives: no loss. Coincident codes: finite, with finite gradients.
+    one = torch.randn(3, 2, generator=gen, requires_grad=True)
+    assert cauchy_infonce(one, 1).tolist() == [0.0, 0.0]
+    same = torch.zeros(6, 2, requires_grad=True)
+    loss = cauchy_infonce(same, 2).sum()
+    loss.backward()
+    assert loss.item() == pytest.approx(4 * np.log(4)) and torch.isfinite(same.grad).all()
+
+
 # ---------------------------------------------------------------------------------- the estimator
 
 
@@ -118,10 +140,11 @@ def test_zero_weight_is_the_plain_autoencoder(blobs):
     assert ours.loss_curve_ == plain.loss_curve_
 
 
-def test_the_map_keeps_neighbours_better_than_the_plain_autoencoder(blobs):
+@pytest.mark.parametrize("embedding_loss", ["umap", "tsne"])
+def test_the_map_keeps_neighbours_better_than_the_plain_autoencoder(blobs, embedding_loss):
     X, y, X_test, y_test = blobs
     params = {"hidden_layer_sizes": (64,), "max_iter": 40, "random_state": 0}
-    ours = NeighborEmbeddingAutoencoder(n_neighbors=10, **params).fit(X)
+    ours = NeighborEmbeddingAutoencoder(n_neighbors=10, embedding_loss=embedding_loss, **params).fit(X)
     plain = Autoencoder(n_components=2, **params).fit(X)
     Z, Z_test = ours.transform(X), ours.transform(X_test)
     assert KNeighborsClassifier(1).fit(Z, y).score(Z_test, y_test) >= 0.98
@@ -164,6 +187,8 @@ def test_bad_parameters_are_errors(blobs):
         NeighborEmbeddingAutoencoder(embedding_weight=-1.0).fit(blobs[0])
     with pytest.raises(ValueError, match="n_neighbors"):
         NeighborEmbeddingAutoencoder(n_neighbors=0).fit(blobs[0])
+    with pytest.raises(ValueError, match="embedding_loss"):
+        NeighborEmbeddingAutoencoder(embedding_loss="tsne-exact").fit(blobs[0])
 
 
 def test_cannot_be_the_classifiers_autoencoder(blobs):
@@ -178,6 +203,8 @@ def test_determinism_and_persistence(blobs):
     a = NeighborEmbeddingAutoencoder(**FAST).fit(X)
     b = NeighborEmbeddingAutoencoder(**FAST).fit(X)
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    other = NeighborEmbeddingAutoencoder(embedding_loss="tsne" if a.embedding_loss == "umap" else "umap", **FAST)
+    assert not np.array_equal(other.fit(X).transform(X), a.transform(X))  # the loss option is used
     c = NeighborEmbeddingAutoencoder(**{**FAST, "random_state": 1}).fit(X)
     assert not np.array_equal(a.transform(X), c.transform(X))
     restored = pickle.loads(pickle.dumps(a))
