@@ -108,7 +108,7 @@ def test_cross_entropy_against_the_formula():
 
 
 def test_tsne_loss_against_the_formula():
-    # Two blocks of tails behind 5 heads; every edge scored against all the step's codes but its head's.
+    # Two blocks of tails behind 5 heads; each edge scored against every code of the step but its head's own.
     gen = torch.Generator().manual_seed(0)
     m, n_tails = 5, 2
     code = torch.randn((n_tails + 1) * m, 2, generator=gen, dtype=torch.float64)
@@ -122,7 +122,9 @@ def test_tsne_loss_against_the_formula():
     torch.testing.assert_close(cauchy_infonce(code, m), torch.stack(expected))
     # A step of one head has no negatives: no loss. Coincident codes: finite, with finite gradients.
     one = torch.randn(3, 2, generator=gen, requires_grad=True)
-    assert cauchy_infonce(one, 1).tolist() == [0.0, 0.0]
+    loss = cauchy_infonce(one, 1)
+    loss.sum().backward()
+    assert loss.tolist() == [0.0, 0.0] and torch.isfinite(one.grad).all()
     same = torch.zeros(6, 2, requires_grad=True)
     loss = cauchy_infonce(same, 2).sum()
     loss.backward()
