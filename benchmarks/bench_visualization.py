@@ -70,7 +70,7 @@ class _OpenTSNE:
         return np.asarray(self.embedding_)
 
 
-def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss):
+def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss, noise_level=0.0):
     out = {}
     # Both skae maps: the default network (256, 128), epochs up to ``epochs`` and, on MNIST, a time
     # budget (the decaying step size then reaches zero at whichever ends first).
@@ -83,9 +83,11 @@ def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss)
     if "ae" in which:
         out["Autoencoder"] = Autoencoder(n_components=2, conditioning="center", **net, **common)
     if "neae" in which:
-        out[f"NeighborEmbeddingAutoencoder, {embedding_loss} loss"] = NeighborEmbeddingAutoencoder(
+        noise = f", noise_level {noise_level:g}" if noise_level else ""
+        out[f"NeighborEmbeddingAutoencoder, {embedding_loss} loss{noise}"] = NeighborEmbeddingAutoencoder(
             embedding_weight=weight,
             embedding_loss=embedding_loss,
+            noise_level=noise_level,
             learning_rate="linear_decay",
             learning_rate_init=3e-3,
             conditioning="center",
@@ -146,13 +148,16 @@ def main():
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=["digits", "mnist", "both"], default="both")
     p.add_argument("--rows", type=int, default=50_000, help="MNIST training images")
-    p.add_argument("--epochs", type=int, default=None, help="epochs of the skae maps (digits 200, MNIST 30)")
+    p.add_argument("--epochs", type=int, default=None, help="skae maps' epochs (200; on MNIST --minutes bounds them)")
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
     p.add_argument("--threads", type=int, default=2, help="torch threads (and openTSNE's n_jobs)")
     p.add_argument("--minutes", type=float, default=10.0, help="time budget of each skae map's fit on MNIST")
     p.add_argument("--weight", type=float, default=100.0, help="NeighborEmbeddingAutoencoder's embedding_weight")
     p.add_argument(
         "--embedding-loss", choices=["umap", "tsne"], default="umap", help="the skae map's embedding_loss"
+    )
+    p.add_argument(
+        "--noise-level", type=float, default=0.0, help="the skae map's noise_level (Gaussian input noise)"
     )
     p.add_argument("--umap-inverse", action="store_true", help="measure UMAP's inverse_transform on MNIST")
     args = p.parse_args()
@@ -165,15 +170,14 @@ def main():
         load_before = os.getloadavg()
         if dataset == "digits":
             X_train, X_test, y_train, y_test = digits()
-            epochs = args.epochs or 200
         else:
             X_train, X_test, y_train, y_test = mnist(args.mnist, args.rows)
-            epochs = args.epochs or 200
+        epochs = args.epochs or 200
         n_trust = min(10_000, len(X_train))
         rows = [
             evaluate(name, est, X_train, X_test, y_train, y_test, n_trust, args.umap_inverse or dataset == "digits")
             for name, est in contenders(
-                which, dataset, epochs, args.threads, args.weight, args.minutes, args.embedding_loss
+                which, dataset, epochs, args.threads, args.weight, args.minutes, args.embedding_loss, args.noise_level
             ).items()
         ]
         load_after = os.getloadavg()

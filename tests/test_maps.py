@@ -16,7 +16,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from skae import Autoencoder, AutoencoderClassifier, NeighborEmbeddingAutoencoder
+from skae import Autoencoder, AutoencoderClassifier, DenoisingAutoencoder, NeighborEmbeddingAutoencoder
 from skae._neighbor_graph import NeighborBatches, _memberships, fuzzy_neighbor_graph, umap_curve
 from skae._penalties import cauchy_infonce, umap_cross_entropy
 from skae.modules import ConvAutoencoderModule
@@ -142,6 +142,35 @@ def test_zero_weight_is_the_plain_autoencoder(blobs):
     assert ours.loss_curve_ == plain.loss_curve_
 
 
+def test_zero_weight_with_input_noise_is_the_gaussian_denoising_autoencoder(blobs):
+    # The noise is the DAE's Gaussian corruption, in units of each feature's scale, drawn from the
+    # same stream: with no neighbour term the two train identically (here on features of unequal
+    # scales, so that a noise in data units would differ).
+    X = blobs[0] * np.linspace(0.1, 10.0, 20, dtype=np.float32)
+    ours = NeighborEmbeddingAutoencoder(embedding_weight=0.0, noise_level=0.3, **FAST).fit(X)
+    dae = DenoisingAutoencoder(
+        n_components=2, noise="gaussian", noise_level=0.3, conditioning="standard", alpha=0.0, **FAST
+    ).fit(X)
+    np.testing.assert_array_equal(ours.transform(X), dae.transform(X))
+    assert ours.loss_curve_ == dae.loss_curve_
+    plain = NeighborEmbeddingAutoencoder(embedding_weight=0.0, **FAST).fit(X)
+    assert not np.array_equal(ours.transform(X), plain.transform(X))
+
+
+def test_input_noise_is_used_in_training_only(blobs):
+    X, X_test = blobs[0], blobs[2]
+    X_before = X.copy()
+    noisy = NeighborEmbeddingAutoencoder(n_neighbors=10, noise_level=0.3, **FAST).fit(X)
+    clean = NeighborEmbeddingAutoencoder(n_neighbors=10, **FAST).fit(X)
+    np.testing.assert_array_equal(X, X_before)  # the user's rows are not corrupted in place
+    assert not np.array_equal(noisy.transform(X_test), clean.transform(X_test))
+    # transform, inverse_transform and score_samples draw nothing: repeated calls agree.
+    np.testing.assert_array_equal(noisy.transform(X_test), noisy.transform(X_test))
+    np.testing.assert_array_equal(noisy.score_samples(X_test), noisy.score_samples(X_test))
+    again = NeighborEmbeddingAutoencoder(n_neighbors=10, noise_level=0.3, **FAST).fit(X)
+    np.testing.assert_array_equal(again.transform(X_test), noisy.transform(X_test))
+
+
 @pytest.mark.parametrize("embedding_loss", ["umap", "tsne"])
 def test_the_map_keeps_neighbours_better_than_the_plain_autoencoder(blobs, embedding_loss):
     X, y, X_test, y_test = blobs
@@ -191,6 +220,8 @@ def test_bad_parameters_are_errors(blobs):
         NeighborEmbeddingAutoencoder(n_neighbors=0).fit(blobs[0])
     with pytest.raises(ValueError, match="embedding_loss"):
         NeighborEmbeddingAutoencoder(embedding_loss="tsne-exact").fit(blobs[0])
+    with pytest.raises(ValueError, match="noise_level"):
+        NeighborEmbeddingAutoencoder(noise_level=-0.1).fit(blobs[0])
 
 
 def test_cannot_be_the_classifiers_autoencoder(blobs):
