@@ -70,7 +70,7 @@ class _OpenTSNE:
         return np.asarray(self.embedding_)
 
 
-def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss, noise_level=0.0):
+def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss, noise_level=None):
     out = {}
     # Both skae maps: the default network (256, 128), epochs up to ``epochs`` and, on MNIST, a time
     # budget (the decaying step size then reaches zero at whichever ends first).
@@ -83,11 +83,13 @@ def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss,
     if "ae" in which:
         out["Autoencoder"] = Autoencoder(n_components=2, conditioning="center", **net, **common)
     if "neae" in which:
-        noise = f", noise_level {noise_level:g}" if noise_level else ""
-        out[f"NeighborEmbeddingAutoencoder, {embedding_loss} loss{noise}"] = NeighborEmbeddingAutoencoder(
+        # noise_level: the estimator's default unless given (then named in the row).
+        noise = {} if noise_level is None else {"noise_level": noise_level}
+        label = "" if noise_level is None else f", noise_level {noise_level:g}"
+        out[f"NeighborEmbeddingAutoencoder, {embedding_loss} loss{label}"] = NeighborEmbeddingAutoencoder(
             embedding_weight=weight,
             embedding_loss=embedding_loss,
-            noise_level=noise_level,
+            **noise,
             learning_rate="linear_decay",
             learning_rate_init=3e-3,
             conditioning="center",
@@ -157,7 +159,7 @@ def main():
         "--embedding-loss", choices=["umap", "tsne"], default="umap", help="the skae map's embedding_loss"
     )
     p.add_argument(
-        "--noise-level", type=float, default=0.0, help="the skae map's noise_level (Gaussian input noise)"
+        "--noise-level", type=float, default=None, help="the skae map's noise_level (default: the estimator's)"
     )
     p.add_argument("--umap-inverse", action="store_true", help="measure UMAP's inverse_transform on MNIST")
     args = p.parse_args()

@@ -136,7 +136,7 @@ def test_tsne_loss_against_the_formula():
 
 def test_zero_weight_is_the_plain_autoencoder(blobs):
     X = blobs[0]
-    ours = NeighborEmbeddingAutoencoder(embedding_weight=0.0, **FAST).fit(X)
+    ours = NeighborEmbeddingAutoencoder(embedding_weight=0.0, noise_level=0.0, **FAST).fit(X)
     plain = Autoencoder(n_components=2, alpha=0.0, **FAST).fit(X)
     np.testing.assert_array_equal(ours.transform(X), plain.transform(X))
     assert ours.loss_curve_ == plain.loss_curve_
@@ -153,7 +153,7 @@ def test_zero_weight_with_input_noise_is_the_gaussian_denoising_autoencoder(blob
     ).fit(X)
     np.testing.assert_array_equal(ours.transform(X), dae.transform(X))
     assert ours.loss_curve_ == dae.loss_curve_
-    plain = NeighborEmbeddingAutoencoder(embedding_weight=0.0, **FAST).fit(X)
+    plain = NeighborEmbeddingAutoencoder(embedding_weight=0.0, noise_level=0.0, **FAST).fit(X)
     assert not np.array_equal(ours.transform(X), plain.transform(X))
 
 
@@ -161,7 +161,7 @@ def test_input_noise_is_used_in_training_only(blobs):
     X, X_test = blobs[0], blobs[2]
     X_before = X.copy()
     noisy = NeighborEmbeddingAutoencoder(n_neighbors=10, noise_level=0.3, **FAST).fit(X)
-    clean = NeighborEmbeddingAutoencoder(n_neighbors=10, **FAST).fit(X)
+    clean = NeighborEmbeddingAutoencoder(n_neighbors=10, noise_level=0.0, **FAST).fit(X)
     np.testing.assert_array_equal(X, X_before)  # the user's rows are not corrupted in place
     assert not np.array_equal(noisy.transform(X_test), clean.transform(X_test))
     # transform, inverse_transform and score_samples draw nothing: repeated calls agree.
