@@ -70,7 +70,7 @@ class _OpenTSNE:
         return np.asarray(self.embedding_)
 
 
-def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss, noise_level=None):
+def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss=None, noise_level=None):
     out = {}
     # Both skae maps: the default network (256, 128), epochs up to ``epochs`` and, on MNIST, a time
     # budget (the decaying step size then reaches zero at whichever ends first).
@@ -83,19 +83,20 @@ def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss,
     if "ae" in which:
         out["Autoencoder"] = Autoencoder(n_components=2, conditioning="center", **net, **common)
     if "neae" in which:
-        # noise_level: the estimator's default unless given (then named in the row).
-        noise = {} if noise_level is None else {"noise_level": noise_level}
-        label = "" if noise_level is None else f", noise_level {noise_level:g}"
-        out[f"NeighborEmbeddingAutoencoder, {embedding_loss} loss{label}"] = NeighborEmbeddingAutoencoder(
+        # embedding_loss and noise_level: the estimator's defaults unless given.
+        given = {"embedding_loss": embedding_loss, "noise_level": noise_level}
+        given = {key: value for key, value in given.items() if value is not None}
+        est = NeighborEmbeddingAutoencoder(
             embedding_weight=weight,
-            embedding_loss=embedding_loss,
-            **noise,
+            **given,
             learning_rate="linear_decay",
             learning_rate_init=3e-3,
             conditioning="center",
             **net,
             **common,
         )
+        label = "" if noise_level is None else f", noise_level {noise_level:g}"
+        out[f"NeighborEmbeddingAutoencoder, {est.embedding_loss} loss{label}"] = est
     if "umap" in which:
         try:
             import umap
@@ -156,7 +157,10 @@ def main():
     p.add_argument("--minutes", type=float, default=10.0, help="time budget of each skae map's fit on MNIST")
     p.add_argument("--weight", type=float, default=100.0, help="NeighborEmbeddingAutoencoder's embedding_weight")
     p.add_argument(
-        "--embedding-loss", choices=["umap", "tsne"], default="umap", help="the skae map's embedding_loss"
+        "--embedding-loss",
+        choices=["umap", "tsne"],
+        default=None,
+        help="the skae map's embedding_loss (default: the estimator's)",
     )
     p.add_argument(
         "--noise-level", type=float, default=None, help="the skae map's noise_level (default: the estimator's)"
