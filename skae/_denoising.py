@@ -14,6 +14,15 @@ from ._params import store_params
 __all__ = ["DenoisingAutoencoder"]
 
 
+def gaussian_noise(X, level, generator, scale):
+    """``X + level * scale * ε``, ``ε ~ N(0, I)`` drawn from ``generator``: Gaussian noise in units
+    of each feature's scale. ``X`` itself, with no draw, when ``level`` is 0."""
+    if not level:
+        return X
+    noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
+    return torch.addcmul(X, noise, scale, value=float(level))
+
+
 @engine_docs
 class DenoisingAutoencoder(Autoencoder):
     """Denoising autoencoder: trained to reconstruct each input from a corrupted copy of it.
@@ -245,8 +254,7 @@ class DenoisingAutoencoder(Autoencoder):
         if level == 0:
             return X
         if self.noise == "gaussian":
-            noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
-            return torch.addcmul(X, noise, module.conditioning.scale, value=level)
+            return gaussian_noise(X, level, generator, module.conditioning.scale)
         # One uniform draw per value decides both whether it is hit and (salt and pepper) how.
         u = torch.rand(X.shape, generator=generator, device=X.device, dtype=X.dtype)
         if self.noise == "masking":

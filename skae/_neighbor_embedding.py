@@ -8,6 +8,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._autoencoder import Autoencoder
+from ._denoising import gaussian_noise
 from ._docstrings import engine_docs
 from ._neighbor_graph import NeighborBatches, fuzzy_neighbor_graph, umap_curve
 from ._params import store_params
@@ -306,10 +307,8 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         return NeighborBatches(graph, self._n_tails)
 
     def _corrupt(self, X, generator, module):
-        if not self.noise_level:
-            return X  # no draw: the generator's stream is the noiseless estimator's
-        noise = torch.randn(X.shape, generator=generator, device=X.device, dtype=X.dtype)
-        return torch.addcmul(X, noise, module.conditioning.scale, value=float(self.noise_level))
+        # The DAE's Gaussian corruption; noise_level=0 draws nothing (the noiseless estimator's stream).
+        return gaussian_noise(X, self.noise_level, generator, module.conditioning.scale)
 
     def _loss(self, module, batch):
         X = batch.X
