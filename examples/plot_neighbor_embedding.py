@@ -3,7 +3,7 @@
 A map of the digits that keeps neighbours, maps new images and decodes
 ======================================================================
 
-:class:`~skae.NeighborEmbeddingAutoencoder` trains an autoencoder whose 2-D code is also a UMAP
+:class:`~skae.NeighborEmbeddingAutoencoder` trains an autoencoder whose 2-D code is also a t-SNE-like
 embedding of the training images: images that are nearest neighbours in pixel space attract each
 other on the map, other images repel, and the decoder learns to draw an image from any point of the
 map. This example fits it on three quarters of scikit-learn's 8×8 digits and draws the held-out
@@ -37,8 +37,8 @@ X_train, X_test, y_train, y_test = train_test_split(
 
 # %%
 # Three maps. Both autoencoders are 64-256-128-2-128-256-64 networks trained for 80 epochs; the
-# neighbour embedding adds UMAP's cross-entropy on the 15-nearest-neighbour graph of the training
-# images (``embedding_weight`` is its weight against the reconstruction). On pixels, centring
+# neighbour embedding adds t-SNE's loss (in a contrastive form) on the 15-nearest-neighbour graph of
+# the training images (``embedding_weight`` is its weight against the reconstruction). On pixels, centring
 # without scaling (``conditioning="center"``) suits both; a decaying step size settles the map.
 common = dict(
     hidden_layer_sizes=(256, 128),
@@ -72,11 +72,11 @@ for name, model in maps.items():
 # The held-out images on each map, coloured by their (unused) label. PCA mixes most classes; the
 # plain autoencoder spreads them along arms that touch; the neighbour embedding gathers them into
 # islands (a better 1-NN accuracy) while its decoder still reconstructs about as well as the plain
-# autoencoder's. Its trustworthiness is no better than the plain autoencoder's here: islands put
-# some images next to others that are not among their pixel-space neighbours, and on 1,347
-# training images the encoder places new images less precisely than the training ones (the
-# training images' own codes keep neighbours at UMAP's level). UMAP and t-SNE still draw crisper
-# maps of a fixed data set; see the :ref:`User Guide <neighbor_embedding>` for the figures.
+# autoencoder's. Its trustworthiness is only a little better than the plain autoencoder's here:
+# islands put some images next to others that are not among their pixel-space neighbours, and on
+# 1,347 training images the encoder places new images less precisely than the training ones. UMAP
+# and t-SNE still draw crisper maps of a fixed data set; the figures are in the
+# :ref:`User Guide <neighbor_embedding>`.
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.8), layout="constrained")
 for ax, (name, model) in zip(axes, maps.items()):
     Z = model.transform(X_test)
