@@ -83,18 +83,12 @@ def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss=
     if "ae" in which:
         out["Autoencoder"] = Autoencoder(n_components=2, conditioning="center", **net, **common)
     if "neae" in which:
-        # embedding_loss and noise_level: the estimator's defaults unless given.
+        # The estimator's defaults (its training recipe: a step of 3e-3 decaying to 0 over the budget,
+        # pixels centred) but for the budget and what is given: embedding_loss and noise_level only when
+        # asked for.
         given = {"embedding_loss": embedding_loss, "noise_level": noise_level}
         given = {key: value for key, value in given.items() if value is not None}
-        est = NeighborEmbeddingAutoencoder(
-            embedding_weight=weight,
-            **given,
-            learning_rate="linear_decay",
-            learning_rate_init=3e-3,
-            conditioning="center",
-            **net,
-            **common,
-        )
+        est = NeighborEmbeddingAutoencoder(embedding_weight=weight, **given, **net, **common)
         label = "" if noise_level is None else f", noise_level {noise_level:g}"
         out[f"NeighborEmbeddingAutoencoder, {est.embedding_loss} loss{label}"] = est
     if "umap" in which:

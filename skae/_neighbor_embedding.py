@@ -104,9 +104,34 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
     dropout : float, default=0.0
         Dropout rate on the hidden activations during training.
     [engine-params: alpha]
-    [engine-params: batch_size, learning_rate_init, max_iter, learning_rate, decay_start, max_time, tol,
-    n_iter_no_change, early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
-    precision, conditioning]
+    [engine-params: batch_size]
+    learning_rate_init : float, default=3e-3
+        Adam's step size at the start of the schedule: three times the other estimators', since
+        the step decays to zero over the budget (``learning_rate``).
+    [engine-params: max_iter]
+    learning_rate : {"linear_decay", "constant", "cosine", "plateau"}, default="linear_decay"
+        Schedule of the step size over one ``fit``, as in :class:`Autoencoder`, whose default is
+        "constant". A map's objective is a sample of edges, so its loss is noisy: a step size that
+        falls to 0 at the end of the budget (``max_iter`` epochs or ``max_time`` seconds) settles
+        the map's local structure. "linear_decay" and "cosine" keep ``learning_rate_init`` until
+        the fraction ``decay_start`` of the budget is spent, then take it down to 0; "plateau"
+        divides it by 5 each time the loss stalls for ``n_iter_no_change`` epochs and stops at the
+        fifth. ``partial_fit`` always uses ``learning_rate_init``; a ``warm_start`` fit starts the
+        schedule again.
+    [engine-params: decay_start, max_time, tol]
+    n_iter_no_change : int, default=200
+        Number of epochs with no improvement to wait before stopping. As large as the default
+        ``max_iter``: the sampled loss stalls for tens of epochs while the map still improves, and
+        the decaying step size needs the whole budget.
+    [engine-params: early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
+    precision]
+    conditioning : {"auto", "standard", "center", "none"}, default="auto"
+        How the network sees the data, from statistics learned at the first fit (see the
+        :ref:`User Guide <conditioning>`). "auto" is "center" where every training value lies in
+        [0, 1] (pixels, MinMaxScaler's output: features that share one unit) and "standard"
+        otherwise; the neighbour graph is built on the data as given either way. Centred only,
+        the input noise has the same standard deviation on every pixel. "standard", "center" and
+        "none" are as in :class:`Autoencoder`.
     module : callable, default=None
         A network of your own (see :class:`Autoencoder`), such as
         :class:`skae.modules.ConvAutoencoderModule` for images; the neighbour graph is still built on
@@ -240,13 +265,13 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         dropout=0.0,
         alpha=0.0,
         batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=1e-3,
+        learning_rate="linear_decay",
+        learning_rate_init=3e-3,
         decay_start=0.0,
         max_iter=200,
         max_time=None,
         tol=1e-5,
-        n_iter_no_change=20,
+        n_iter_no_change=200,
         early_stopping=False,
         validation_fraction=0.1,
         shuffle=True,
@@ -255,7 +280,7 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         warm_start=False,
         device="cpu",
         precision="float32",
-        conditioning="standard",
+        conditioning="auto",
         module=None,
         module_params=None,
         pretraining=None,

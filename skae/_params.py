@@ -68,6 +68,14 @@ ENGINE_DEFAULT_OVERRIDES = {
     "Autoencoder": {"alpha": "auto"},
     "SparseAutoencoder": {"alpha": "auto"},
     "ContractiveAutoencoder": {"alpha": "auto"},
+    # A map's recipe: a noisy sampled objective wants a larger step decaying to zero over the whole
+    # budget, and pixels share one unit (bench_visualization, issue 33).
+    "NeighborEmbeddingAutoencoder": {
+        "learning_rate": "linear_decay",
+        "learning_rate_init": 3e-3,
+        "n_iter_no_change": 200,
+        "conditioning": "auto",
+    },
 }
 
 

@@ -13,7 +13,7 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skae import VAE, Autoencoder, AutoencoderClassifier, DenoisingAutoencoder
+from skae import VAE, Autoencoder, AutoencoderClassifier, DenoisingAutoencoder, NeighborEmbeddingAutoencoder
 from skae._integrity import DIGEST_KEY
 
 DIGITS = (load_digits().data[:300] / 16.0).astype(np.float32)
@@ -142,7 +142,7 @@ def test_classifier_and_vae_take_it():
     assert np.isfinite(vae.score(DIGITS))
 
 
-@pytest.mark.parametrize("cls", [Autoencoder, DenoisingAutoencoder, VAE])
+@pytest.mark.parametrize("cls", [Autoencoder, DenoisingAutoencoder, VAE, NeighborEmbeddingAutoencoder])
 def test_auto_centres_data_in_the_unit_box_and_standardises_the_rest(cls):
     params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=2, conditioning="auto", random_state=0)
     # Pixels in [0, 1], dense or sparse: centred only, as "center" does, bit for bit.
@@ -160,8 +160,9 @@ def test_auto_centres_data_in_the_unit_box_and_standardises_the_rest(cls):
         np.testing.assert_array_equal(auto.transform(X), standard.transform(X))
 
 
-def test_auto_is_the_default_of_the_noise_and_likelihood_models_only():
+def test_auto_is_the_default_of_the_noise_and_likelihood_models_and_the_map_only():
     assert DenoisingAutoencoder().conditioning == VAE().conditioning == "auto"
+    assert NeighborEmbeddingAutoencoder().conditioning == "auto"
     assert Autoencoder().conditioning == "standard"
 
 

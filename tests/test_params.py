@@ -44,6 +44,7 @@ OWN_DOC_TEXT = {
     "HashingAutoencoder": {"batch_size", "tol", "random_state"},
     "VAE": {"tol", "early_stopping", "precision", "random_state", "conditioning"},
     "DenoisingAutoencoder": {"conditioning"},
+    "NeighborEmbeddingAutoencoder": {"learning_rate", "learning_rate_init", "n_iter_no_change", "conditioning"},
 }
 
 
