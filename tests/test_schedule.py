@@ -184,11 +184,9 @@ def test_every_estimator_takes_the_schedule_parameters():
     assert len(estimators) >= 8
     for Estimator in estimators:
         signature = inspect.signature(Estimator)
-        conditioning = ENGINE_DEFAULT_OVERRIDES.get(Estimator.__name__, {}).get("conditioning", "standard")
-        engine = (
-            ("learning_rate", "constant"), ("decay_start", 0.0), ("max_time", None), ("conditioning", conditioning)
-        )
-        for name, default in engine:
+        overrides = ENGINE_DEFAULT_OVERRIDES.get(Estimator.__name__, {})
+        engine = {"learning_rate": "constant", "decay_start": 0.0, "max_time": None, "conditioning": "standard"}
+        for name, default in {**engine, **{k: v for k, v in overrides.items() if k in engine}}.items():
             assert signature.parameters[name].default == default, (Estimator, name)
             assert name in Estimator._parameter_constraints, (Estimator, name)
             assert f"\n    {name} : " in Estimator.__doc__, (Estimator, name)
