@@ -121,8 +121,8 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
     [engine-params: decay_start, max_time, tol]
     n_iter_no_change : int, default=200
         Number of epochs with no improvement to wait before stopping. As large as the default
-        ``max_iter``: the sampled loss stalls for tens of epochs while the map still improves, and
-        the decaying step size needs the whole budget.
+        ``max_iter``, so that the noise of the sampled loss does not end the fit before the
+        decaying step size reaches zero.
     [engine-params: early_stopping, validation_fraction, shuffle, random_state, verbose, warm_start, device,
     precision]
     conditioning : {"auto", "standard", "center", "none"}, default="auto"
