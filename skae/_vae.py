@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder, _seed_from
+from ._denoising import gaussian_noise
 from ._docstrings import engine_docs
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._training import Loss
@@ -17,6 +18,7 @@ from .nn.vae import (
     VAEModule,
     importance_weighted_bound,
     kl_standard_normal,
+    kl_standard_normal_per_unit,
     log_weights,
     reparameterize,
 )
@@ -91,6 +93,21 @@ class VAE(BaseAutoencoder):
     beta : float, default=1.0
         Weight of the KL term (beta-VAE; Higgins et al., 2017). ``beta=0`` gives a noisy
         autoencoder with no pull towards the prior.
+    free_bits : float, default=0.0
+        Nats of KL per latent unit left free (Kingma et al., 2016): each unit's share of the KL
+        term, averaged over the mini-batch, counts as ``free_bits`` when it is below that, so the
+        objective stops pulling a unit to the prior once it carries less. It keeps units from
+        collapsing to the prior, where they would give ``transform`` constant codes. 0 is the
+        ELBO itself. Needs ``objective="elbo"``. :meth:`score_samples` and
+        :meth:`log_likelihood` always evaluate the true bounds.
+    noise_level : float, default=0.0
+        Standard deviation of Gaussian noise added to the encoder's input in training, in units
+        of each feature's scale as :class:`DenoisingAutoencoder`'s ``noise="gaussian"``: the
+        posterior is inferred from a corrupted row and the likelihood scores the clean one (the
+        denoising VAE of Im et al., 2017), which may serve the codes as features at some cost to
+        the density the model fits (see the :ref:`User Guide <vae>`). 0 adds no noise and draws
+        nothing. :meth:`transform`, :meth:`score_samples` and :meth:`log_likelihood` never add
+        noise.
     objective : {"elbo", "iwae"}, default="elbo"
         The training objective. "elbo" is the evidence lower bound above, its expectation term
         averaged over ``n_train_samples`` draws. "iwae" is the importance-weighted bound
@@ -251,6 +268,8 @@ class VAE(BaseAutoencoder):
         "likelihood_variance": [StrOptions({"feature", "code"})],
         "posterior": [StrOptions({"diagonal", "full"})],
         "beta": [Interval(Real, 0, None, closed="left")],
+        "free_bits": [Interval(Real, 0, None, closed="left")],
+        "noise_level": [Interval(Real, 0, None, closed="left")],
         "objective": [StrOptions({"elbo", "iwae"})],
         "n_train_samples": [Interval(Integral, 1, None, closed="left")],
         "n_importance_samples": [Interval(Integral, 1, None, closed="left")],
@@ -264,6 +283,8 @@ class VAE(BaseAutoencoder):
         likelihood_variance="feature",
         posterior="diagonal",
         beta=1.0,
+        free_bits=0.0,
+        noise_level=0.0,
         objective="elbo",
         n_train_samples=1,
         n_importance_samples=50,
@@ -295,6 +316,12 @@ class VAE(BaseAutoencoder):
     # ------------------------------------------------------------------ hooks
 
     def _check_params(self, X):
+        if self.free_bits and self.objective != "elbo":
+            raise ValueError(
+                f"free_bits={self.free_bits!r} leaves part of the ELBO's KL term free; "
+                f"objective={self.objective!r} has no separate KL term. Use objective='elbo' or "
+                "free_bits=0."
+            )
         if self.likelihood_variance == "code" and self.likelihood != "gaussian":
             raise ValueError(
                 "likelihood_variance='code' gives the Gaussian likelihood a variance that depends "
@@ -326,6 +353,10 @@ class VAE(BaseAutoencoder):
             likelihood_variance=self.likelihood_variance,
         )
 
+    def _corrupt(self, X, generator, module):
+        # The DAE's Gaussian corruption; noise_level=0 draws nothing (the noiseless estimator's stream).
+        return gaussian_noise(X, self.noise_level, generator, module.conditioning.scale)
+
     def _loss(self, module, batch):
         X, generator = batch.X, batch.generator
         X_in = self._corrupt(X, generator, module)
@@ -354,6 +385,10 @@ class VAE(BaseAutoencoder):
         nll = -log_px.mean(0) if z.dim() > 2 else -log_px
         if self.beta == 0:
             return nll.mean()
+        if self.free_bits:
+            # Each unit's KL, averaged over the batch, floored: no gradient below the floor.
+            kl_units = kl_standard_normal_per_unit(mu, logvar, tril).mean(0)
+            return nll.mean() + self.beta * torch.clamp(kl_units, min=self.free_bits).sum()
         return (nll + self.beta * kl_standard_normal(mu, logvar, tril)).mean()
 
     def _score_samples_tensor(self, module, X):
@@ -549,7 +584,9 @@ class VAE(BaseAutoencoder):
     def __setstate__(self, state):
         # A VAE pickled before these parameters existed had a diagonal posterior and one variance
         # per feature.
-        super().__setstate__({"posterior": "diagonal", "likelihood_variance": "feature", **state})
+        super().__setstate__(
+            {"posterior": "diagonal", "likelihood_variance": "feature", "free_bits": 0.0, "noise_level": 0.0, **state}
+        )
 
     def __sklearn_tags__(self):
         # The base's tags (sparse input, float32 output) hold; only positivity comes from the likelihood.

@@ -23,6 +23,7 @@ from skae.nn.vae import (
     _LIKELIHOOD_LOGVAR_BOUNDS,
     importance_weighted_bound,
     kl_standard_normal,
+    kl_standard_normal_per_unit,
     reparameterize,
     soft_clamp,
     strictly_lower,
@@ -784,3 +785,60 @@ def test_iwae_parameters_are_validated(digits):
         VAE(objective="vimco").fit(X[:50])
     with pytest.raises(ValueError, match="n_train_samples"):
         VAE(n_train_samples=0).fit(X[:50])
+
+
+# ---------------------------------------------------------------------------------- free bits, input noise
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_kl_per_unit_sums_to_the_kl(full):
+    rng = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(7, 5, generator=rng), torch.randn(7, 5, generator=rng)
+    tril = strictly_lower(torch.randn(7, 10, generator=rng), 5) if full else None
+    per_unit = kl_standard_normal_per_unit(mu, logvar, tril)
+    assert per_unit.shape == (7, 5) and bool((per_unit >= 0).all())
+    torch.testing.assert_close(per_unit.sum(-1), kl_standard_normal(mu, logvar, tril))
+    if not full:  # each unit's own KL(N(mu_k, var_k) || N(0, 1)), from torch's distributions
+        q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+        torch.testing.assert_close(per_unit, kl_divergence(q, torch.distributions.Normal(0.0, 1.0)))
+
+
+def test_free_bits_above_every_units_kl_train_as_no_kl_at_all(digits):
+    # A floor no unit reaches leaves the KL term constant: its gradient is zero, so the weights
+    # follow those of beta=0 exactly, and the loss differs by the floor's constant only.
+    X = digits[0][:300]
+    params = dict(n_components=3, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    free = fit_quietly(VAE(free_bits=1e6, **params), X)
+    no_kl = fit_quietly(VAE(beta=0.0, **params), X)
+    np.testing.assert_array_equal(free.transform(X), no_kl.transform(X))
+    np.testing.assert_allclose(np.array(free.loss_curve_) - np.array(no_kl.loss_curve_), 3e6, rtol=1e-6)
+
+
+def test_free_bits_keep_units_from_collapsing(digits):
+    X = digits[0]
+    params = dict(n_components=16, hidden_layer_sizes=(64,), max_iter=40, random_state=0)
+    plain = fit_quietly(VAE(**params), X)
+    free = fit_quietly(VAE(free_bits=0.5, **params), X)
+    active = [int((est.transform(X).std(axis=0) > 0.1).sum()) for est in (plain, free)]
+    assert active[0] < 16 and active[1] == 16, active
+    # The bounds it reports are still the model's own: the ELBO below the log-likelihood.
+    assert free.score(X) <= free.log_likelihood(X).mean()
+
+
+def test_input_noise_is_used_in_training_only(digits):
+    X = digits[0][:300]
+    before = X.copy()
+    params = dict(n_components=3, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    noisy = fit_quietly(VAE(noise_level=0.5, **params), X)
+    clean = fit_quietly(VAE(**params), X)
+    np.testing.assert_array_equal(X, before)  # the user's rows are not corrupted in place
+    assert not np.array_equal(noisy.transform(X), clean.transform(X))
+    np.testing.assert_array_equal(noisy.transform(X), noisy.transform(X))
+    np.testing.assert_array_equal(noisy.score_samples(X), noisy.score_samples(X))
+    again = fit_quietly(VAE(noise_level=0.5, **params), X)
+    np.testing.assert_array_equal(again.transform(X), noisy.transform(X))
+
+
+def test_free_bits_need_the_elbo():
+    with pytest.raises(ValueError, match="free_bits=0.5 .* objective='iwae'"):
+        VAE(free_bits=0.5, objective="iwae", max_iter=1).fit(np.random.RandomState(0).rand(20, 4))

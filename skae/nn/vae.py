@@ -14,6 +14,7 @@ __all__ = [
     "VAEModule",
     "importance_weighted_bound",
     "kl_standard_normal",
+    "kl_standard_normal_per_unit",
     "reparameterize",
     "soft_clamp",
     "strictly_lower",
@@ -80,6 +81,19 @@ def kl_standard_normal(mu, logvar, tril=None):
     if tril is not None:
         kl = kl + 0.5 * tril.float().square().sum((-2, -1))
     return kl
+
+
+def kl_standard_normal_per_unit(mu, logvar, tril=None):
+    """:func:`kl_standard_normal` split over the latent units: shape ``(..., K)``, summing to it.
+
+    Unit ``k``'s share is ``½ (μ_k² + Σ_kk − logvar_k − 1)``, ``Σ_kk = exp(logvar_k) + Σ_j tril_kj²``:
+    for the diagonal posterior, the KL of each unit's own Gaussian from N(0, 1).
+    """
+    mu, logvar = mu.float(), logvar.float()
+    variance = torch.exp(logvar)
+    if tril is not None:
+        variance = variance + tril.float().square().sum(-1)
+    return 0.5 * (mu.square() + variance - logvar - 1.0)
 
 
 def log_weights(module, x, z, log_q):
