@@ -92,6 +92,8 @@ def main():
                 n_components=50,
                 likelihood="bernoulli",
                 **configs[name],
+                free_bits=0.0,  # the bounds of Kingma & Welling and Burda et al., no free bits or input noise
+                noise_level=0.0,
                 hidden_layer_sizes=(200, 200),
                 activation="tanh",
                 batch_size=args.batch_size,

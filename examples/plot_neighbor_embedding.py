@@ -71,11 +71,9 @@ for name, model in maps.items():
 # %%
 # The held-out images on each map, coloured by their (unused) label. PCA mixes most classes; the
 # plain autoencoder spreads them along arms that touch; the neighbour embedding gathers them into
-# islands (a better 1-NN accuracy) while its decoder still reconstructs about as well as the plain
-# autoencoder's. Its trustworthiness is only a little better than the plain autoencoder's here:
-# islands put some images next to others that are not among their pixel-space neighbours, and on
-# 1,347 training images the encoder places new images less precisely than the training ones. UMAP
-# and t-SNE still draw crisper maps of a fixed data set; the figures are in the
+# islands (a better 1-NN accuracy), keeps more of each image's pixel-space neighbours beside it
+# (trustworthiness) and reconstructs a little better than the plain autoencoder. UMAP and t-SNE
+# still draw crisper maps of a fixed data set; the figures are in the
 # :ref:`User Guide <neighbor_embedding>`.
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.8), layout="constrained")
 for ax, (name, model) in zip(axes, maps.items()):

@@ -25,6 +25,10 @@ from .nn.vae import (
 
 __all__ = ["VAE"]
 
+# free_bits="auto" with the ELBO: enough to keep the units of an 8×8 digits' 32-unit code from
+# collapsing (bench_features, issue 36).
+_AUTO_FREE_BITS = 0.5
+
 # score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of
 # shape (n_importance_samples, n_components), shared by every row, so each row's value depends on
 # that row alone (idempotent and invariant to which other rows are scored with it).
@@ -93,21 +97,26 @@ class VAE(BaseAutoencoder):
     beta : float, default=1.0
         Weight of the KL term (beta-VAE; Higgins et al., 2017). ``beta=0`` gives a noisy
         autoencoder with no pull towards the prior.
-    free_bits : float, default=0.0
+    free_bits : float or "auto", default="auto"
         Nats of KL per latent unit left free (Kingma et al., 2016): each unit's share of the KL
         term, averaged over the mini-batch, counts as ``free_bits`` when it is below that, so the
         objective stops pulling a unit to the prior once it carries less. It keeps units from
-        collapsing to the prior, where they would give ``transform`` constant codes. 0 is the
-        ELBO itself. Needs ``objective="elbo"``. :meth:`score_samples` and
-        :meth:`log_likelihood` always evaluate the true bounds.
-    noise_level : float, default=0.0
+        collapsing to the prior, where they would give ``transform`` constant codes. "auto" is 0.5
+        with ``objective="elbo"`` and 0 with "iwae", whose bound has no KL term of its own; 0 is
+        the ELBO itself. :meth:`score_samples` and :meth:`log_likelihood` always evaluate the
+        true bounds.
+    noise_level : float, default=0.3
         Standard deviation of Gaussian noise added to the encoder's input in training, in units
         of each feature's scale as :class:`DenoisingAutoencoder`'s ``noise="gaussian"``: the
         posterior is inferred from a corrupted row and the likelihood scores the clean one (the
-        denoising VAE of Im et al., 2017), which may serve the codes as features at some cost to
-        the density the model fits (see the :ref:`User Guide <vae>`). 0 adds no noise and draws
-        nothing. :meth:`transform`, :meth:`score_samples` and :meth:`log_likelihood` never add
-        noise.
+        denoising VAE of Im et al., 2017). 0 adds no noise and draws nothing. :meth:`transform`,
+        :meth:`score_samples` and :meth:`log_likelihood` never add noise.
+
+        The defaults of ``free_bits`` and ``noise_level`` make the codes features: before a
+        logistic regression, over 3 seeds, they lifted the codes on every image set measured
+        and kept the held-out log-likelihood of tabular data within about a nat of the plain
+        ELBO's (see the :ref:`User Guide <vae>`). ``free_bits=0, noise_level=0`` fits the ELBO
+        alone, the model of Kingma and Welling.
     objective : {"elbo", "iwae"}, default="elbo"
         The training objective. "elbo" is the evidence lower bound above, its expectation term
         averaged over ``n_train_samples`` draws. "iwae" is the importance-weighted bound
@@ -268,7 +277,7 @@ class VAE(BaseAutoencoder):
         "likelihood_variance": [StrOptions({"feature", "code"})],
         "posterior": [StrOptions({"diagonal", "full"})],
         "beta": [Interval(Real, 0, None, closed="left")],
-        "free_bits": [Interval(Real, 0, None, closed="left")],
+        "free_bits": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "noise_level": [Interval(Real, 0, None, closed="left")],
         "objective": [StrOptions({"elbo", "iwae"})],
         "n_train_samples": [Interval(Integral, 1, None, closed="left")],
@@ -283,8 +292,8 @@ class VAE(BaseAutoencoder):
         likelihood_variance="feature",
         posterior="diagonal",
         beta=1.0,
-        free_bits=0.0,
-        noise_level=0.0,
+        free_bits="auto",
+        noise_level=0.3,
         objective="elbo",
         n_train_samples=1,
         n_importance_samples=50,
@@ -316,7 +325,7 @@ class VAE(BaseAutoencoder):
     # ------------------------------------------------------------------ hooks
 
     def _check_params(self, X):
-        if self.free_bits and self.objective != "elbo":
+        if self.free_bits != "auto" and self.free_bits and self.objective != "elbo":
             raise ValueError(
                 f"free_bits={self.free_bits!r} leaves part of the ELBO's KL term free; "
                 f"objective={self.objective!r} has no separate KL term. Use objective='elbo' or "
@@ -353,6 +362,12 @@ class VAE(BaseAutoencoder):
             likelihood_variance=self.likelihood_variance,
         )
 
+    def _free_bits(self):
+        """The floor on each unit's KL, in nats: ``free_bits`` with "auto" resolved."""
+        if self.free_bits == "auto":
+            return _AUTO_FREE_BITS if self.objective == "elbo" else 0.0
+        return float(self.free_bits)
+
     def _corrupt(self, X, generator, module):
         # The DAE's Gaussian corruption; noise_level=0 draws nothing (the noiseless estimator's stream).
         return gaussian_noise(X, self.noise_level, generator, module.conditioning.scale)
@@ -385,10 +400,11 @@ class VAE(BaseAutoencoder):
         nll = -log_px.mean(0) if z.dim() > 2 else -log_px
         if self.beta == 0:
             return nll.mean()
-        if self.free_bits:
+        free_bits = self._free_bits()
+        if free_bits:
             # Each unit's KL, averaged over the batch, floored: no gradient below the floor.
             kl_units = kl_standard_normal_per_unit(mu, logvar, tril).mean(0)
-            return nll.mean() + self.beta * torch.clamp(kl_units, min=self.free_bits).sum()
+            return nll.mean() + self.beta * torch.clamp(kl_units, min=free_bits).sum()
         return (nll + self.beta * kl_standard_normal(mu, logvar, tril)).mean()
 
     def _score_samples_tensor(self, module, X):

@@ -29,6 +29,10 @@ from skae.nn.vae import (
     strictly_lower,
 )
 
+# The ELBO alone, the model of Kingma and Welling: no free bits, no input noise (the defaults are
+# for codes as features). The oracles below are the ELBO's.
+ELBO = {"free_bits": 0.0, "noise_level": 0.0}
+
 
 def scale_tril(logvar, tril=None):
     """The posterior's Cholesky factor ``A = diag(exp(logvar / 2)) + tril``, as skae defines it."""
@@ -81,6 +85,7 @@ def ppca_fit(request):
     X = ppca_data()
     train, test = X[:3000], X[3000:]
     vae = VAE(
+        **ELBO,
         n_components=3,
         posterior=request.param,
         hidden_layer_sizes=(),
@@ -143,6 +148,7 @@ def fit_encoder_to_fixed_decoder(posterior, X, W, b, noise_var):
     """A linear VAE whose decoder is held at ``x = W z + b`` with noise ``noise_var``: only the
     encoder learns. Returns the estimator and the likelihood's variances as the module holds them."""
     vae = VAE(
+        **ELBO,
         n_components=2,
         posterior=posterior,
         hidden_layer_sizes=(),
@@ -354,6 +360,7 @@ def test_code_dependent_variance_wins_on_heteroscedastic_data():
     scores = {}
     for variance in ("feature", "code"):
         vae = VAE(
+            **ELBO,
             n_components=1,
             likelihood_variance=variance,
             hidden_layer_sizes=(16,),
@@ -376,6 +383,7 @@ def test_code_dependent_variance_cannot_collapse_onto_training_points():
     # feature's variance, so the density stays finite.
     X = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
     vae = VAE(
+        **ELBO,
         n_components=3,
         beta=0.0,
         likelihood_variance="code",
@@ -683,6 +691,7 @@ def test_tied_weights_and_sparse_input(digits):
 
 def iwae_kw(**params):
     kw = dict(
+        **ELBO,
         n_components=8,
         likelihood="bernoulli",
         hidden_layer_sizes=(32,),
@@ -809,7 +818,7 @@ def test_free_bits_above_every_units_kl_train_as_no_kl_at_all(digits):
     X = digits[0][:300]
     params = dict(n_components=3, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
     free = fit_quietly(VAE(free_bits=1e6, **params), X)
-    no_kl = fit_quietly(VAE(beta=0.0, **params), X)
+    no_kl = fit_quietly(VAE(beta=0.0, **params), X)  # both with the default input noise, the same draws
     np.testing.assert_array_equal(free.transform(X), no_kl.transform(X))
     np.testing.assert_allclose(np.array(free.loss_curve_) - np.array(no_kl.loss_curve_), 3e6, rtol=1e-6)
 
@@ -817,8 +826,8 @@ def test_free_bits_above_every_units_kl_train_as_no_kl_at_all(digits):
 def test_free_bits_keep_units_from_collapsing(digits):
     X = digits[0]
     params = dict(n_components=16, hidden_layer_sizes=(64,), max_iter=40, random_state=0)
-    plain = fit_quietly(VAE(**params), X)
-    free = fit_quietly(VAE(free_bits=0.5, **params), X)
+    plain = fit_quietly(VAE(**ELBO, **params), X)
+    free = fit_quietly(VAE(free_bits=0.5, noise_level=0.0, **params), X)
     active = [int((est.transform(X).std(axis=0) > 0.1).sum()) for est in (plain, free)]
     assert active[0] < 16 and active[1] == 16, active
     # The bounds it reports are still the model's own: the ELBO below the log-likelihood.
@@ -830,7 +839,7 @@ def test_input_noise_is_used_in_training_only(digits):
     before = X.copy()
     params = dict(n_components=3, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
     noisy = fit_quietly(VAE(noise_level=0.5, **params), X)
-    clean = fit_quietly(VAE(**params), X)
+    clean = fit_quietly(VAE(noise_level=0.0, **params), X)
     np.testing.assert_array_equal(X, before)  # the user's rows are not corrupted in place
     assert not np.array_equal(noisy.transform(X), clean.transform(X))
     np.testing.assert_array_equal(noisy.transform(X), noisy.transform(X))
@@ -842,3 +851,15 @@ def test_input_noise_is_used_in_training_only(digits):
 def test_free_bits_need_the_elbo():
     with pytest.raises(ValueError, match="free_bits=0.5 .* objective='iwae'"):
         VAE(free_bits=0.5, objective="iwae", max_iter=1).fit(np.random.RandomState(0).rand(20, 4))
+
+
+def test_auto_free_bits_are_half_a_nat_with_the_elbo_and_none_with_iwae(digits):
+    X = digits[0][:200]
+    params = dict(n_components=3, hidden_layer_sizes=(16,), max_iter=2, random_state=0)
+    auto = fit_quietly(VAE(**params), X)
+    half = fit_quietly(VAE(free_bits=0.5, **params), X)
+    np.testing.assert_array_equal(auto.transform(X), half.transform(X))
+    iwae = dict(params, objective="iwae", n_train_samples=3)
+    np.testing.assert_array_equal(
+        fit_quietly(VAE(**iwae), X).transform(X), fit_quietly(VAE(free_bits=0.0, **iwae), X).transform(X)
+    )
