@@ -25,9 +25,7 @@ from .nn.vae import (
 
 __all__ = ["VAE"]
 
-# free_bits="auto" with the ELBO: enough to keep the units of an 8×8 digits' 32-unit code from
-# collapsing (bench_features, issue 36).
-_AUTO_FREE_BITS = 0.5
+_AUTO_FREE_BITS = 0.5  # free_bits="auto" with the ELBO: keeps a 32-unit code of the digits alive
 
 # score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of
 # shape (n_importance_samples, n_components), shared by every row, so each row's value depends on
@@ -98,25 +96,18 @@ class VAE(BaseAutoencoder):
         Weight of the KL term (beta-VAE; Higgins et al., 2017). ``beta=0`` gives a noisy
         autoencoder with no pull towards the prior.
     free_bits : float or "auto", default="auto"
-        Nats of KL per latent unit left free (Kingma et al., 2016): each unit's share of the KL
-        term, averaged over the mini-batch, counts as ``free_bits`` when it is below that, so the
-        objective stops pulling a unit to the prior once it carries less. It keeps units from
-        collapsing to the prior, where they would give ``transform`` constant codes. "auto" is 0.5
-        with ``objective="elbo"`` and 0 with "iwae", whose bound has no KL term of its own; 0 is
-        the ELBO itself. :meth:`score_samples` and :meth:`log_likelihood` always evaluate the
-        true bounds.
+        Nats of KL per latent unit left free (Kingma et al., 2016): each unit's KL, averaged over
+        the mini-batch, counts as at least ``free_bits``, so no unit is pulled all the way to the
+        prior, where :meth:`transform` would give every row the same value. "auto" is 0.5 with
+        ``objective="elbo"`` and 0 with "iwae" (no KL term of its own); 0 is the ELBO itself.
     noise_level : float, default=0.3
-        Standard deviation of Gaussian noise added to the encoder's input in training, in units
-        of each feature's scale as :class:`DenoisingAutoencoder`'s ``noise="gaussian"``: the
-        posterior is inferred from a corrupted row and the likelihood scores the clean one (the
-        denoising VAE of Im et al., 2017). 0 adds no noise and draws nothing. :meth:`transform`,
-        :meth:`score_samples` and :meth:`log_likelihood` never add noise.
-
-        The defaults of ``free_bits`` and ``noise_level`` make the codes features: before a
-        logistic regression, over 3 seeds, they lifted the codes on every image set measured
-        and kept the held-out log-likelihood of tabular data within about a nat of the plain
-        ELBO's (see the :ref:`User Guide <vae>`). ``free_bits=0, noise_level=0`` fits the ELBO
-        alone, the model of Kingma and Welling.
+        Standard deviation of Gaussian noise on the encoder's input in training, in units of each
+        feature's scale (as :class:`DenoisingAutoencoder`'s): the posterior is inferred from a
+        corrupted row, the likelihood scores the clean one (Im et al.'s denoising VAE, 2017). 0
+        draws nothing. Both defaults serve the codes as features (see the :ref:`User Guide
+        <vae_features>`); ``free_bits=0, noise_level=0`` fits the ELBO alone, Kingma and
+        Welling's model. :meth:`score_samples` and :meth:`log_likelihood` evaluate the model's
+        own bounds, with no noise and no floor.
     objective : {"elbo", "iwae"}, default="elbo"
         The training objective. "elbo" is the evidence lower bound above, its expectation term
         averaged over ``n_train_samples`` draws. "iwae" is the importance-weighted bound
@@ -362,8 +353,7 @@ class VAE(BaseAutoencoder):
             likelihood_variance=self.likelihood_variance,
         )
 
-    def _free_bits(self):
-        """The floor on each unit's KL, in nats: ``free_bits`` with "auto" resolved."""
+    def _free_bits(self):  # the floor on each unit's KL, "auto" resolved
         if self.free_bits == "auto":
             return _AUTO_FREE_BITS if self.objective == "elbo" else 0.0
         return float(self.free_bits)
@@ -401,8 +391,7 @@ class VAE(BaseAutoencoder):
         if self.beta == 0:
             return nll.mean()
         free_bits = self._free_bits()
-        if free_bits:
-            # Each unit's KL, averaged over the batch, floored: no gradient below the floor.
+        if free_bits:  # each unit's KL, averaged over the batch, floored: no gradient below the floor
             kl_units = kl_standard_normal_per_unit(mu, logvar, tril).mean(0)
             return nll.mean() + self.beta * torch.clamp(kl_units, min=free_bits).sum()
         return (nll + self.beta * kl_standard_normal(mu, logvar, tril)).mean()
@@ -598,11 +587,11 @@ class VAE(BaseAutoencoder):
     # ------------------------------------------------------------------ sklearn plumbing
 
     def __setstate__(self, state):
-        # A VAE pickled before these parameters existed had a diagonal posterior and one variance
-        # per feature.
-        super().__setstate__(
-            {"posterior": "diagonal", "likelihood_variance": "feature", "free_bits": 0.0, "noise_level": 0.0, **state}
-        )
+        # A VAE pickled before these parameters existed had a diagonal posterior, one variance per
+        # feature, no free bits and no noise (the last two set after the digest check of the saved state).
+        old = {key: 0.0 for key in ("free_bits", "noise_level") if key not in state}
+        super().__setstate__({"posterior": "diagonal", "likelihood_variance": "feature", **state})
+        self.__dict__.update(old)
 
     def __sklearn_tags__(self):
         # The base's tags (sparse input, float32 output) hold; only positivity comes from the likelihood.

@@ -18,6 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from skae import VAE
+from skae._integrity import DIGEST_KEY, seal
 from skae._training import Batch
 from skae.nn.vae import (
     _LIKELIHOOD_LOGVAR_BOUNDS,
@@ -863,3 +864,15 @@ def test_auto_free_bits_are_half_a_nat_with_the_elbo_and_none_with_iwae(digits):
     np.testing.assert_array_equal(
         fit_quietly(VAE(**iwae), X).transform(X), fit_quietly(VAE(free_bits=0.0, **iwae), X).transform(X)
     )
+
+
+def test_a_pickle_from_before_free_bits_and_noise_loads_as_the_elbo_alone(digits):
+    # Those VAEs fitted the ELBO alone: a refit of one loaded must too, not the new defaults.
+    X = digits[0][:200]
+    vae = fit_quietly(VAE(n_components=2, hidden_layer_sizes=(8,), max_iter=1, random_state=0), X)
+    state = vae.__getstate__()
+    del state["free_bits"], state["noise_level"]
+    old = VAE.__new__(VAE)
+    old.__setstate__(seal({k: v for k, v in state.items() if k != DIGEST_KEY}))  # its digest covers the saved keys
+    assert (old.free_bits, old.noise_level) == (0.0, 0.0)
+    np.testing.assert_array_equal(old.transform(X), vae.transform(X))
