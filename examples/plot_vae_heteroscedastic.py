@@ -53,7 +53,8 @@ for variance in ("feature", "code"):
         max_iter=150,
         n_iter_no_change=150,
         batch_size=200,
-        free_bits=0.0,  # the ELBO alone: the likelihoods are what this example compares
+        # The ELBO alone: its likelihoods are what this example compares.
+        free_bits=0.0,
         noise_level=0.0,
         random_state=0,
     ).fit(X_train)

@@ -33,7 +33,9 @@ vae = VAE(
     learning_rate_init=3e-3,
     max_iter=100,
     tol=1e-5,
-    free_bits=0.0,  # the ELBO alone, as Kingma and Welling fit it (the defaults serve codes as features)
+    # The ELBO alone, as Kingma and Welling fit it (the defaults serve codes
+    # as features: free bits and a noisy input).
+    free_bits=0.0,
     noise_level=0.0,
     random_state=0,
 ).fit(X)
