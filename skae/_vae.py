@@ -27,13 +27,10 @@ __all__ = ["VAE"]
 
 _AUTO_FREE_BITS = 0.5  # free_bits="auto" with the ELBO: keeps a 32-unit code of the digits alive
 
-# score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of
-# shape (n_importance_samples, n_components), shared by every row, so each row's value depends on
-# that row alone (idempotent and invariant to which other rows are scored with it).
+# score_samples and log_likelihood draw their posterior noise from this seed by default: one draw of shape
+# (n_importance_samples, n_components) shared by every row, so that each row's value depends on it alone.
 _SCORING_SEED = 0
-# Rows x samples decoded at once by the Monte-Carlo estimates: bounds memory whatever k and
-# n_samples.
-_MC_CHUNK = 16384
+_MC_CHUNK = 16384  # rows x samples decoded at once by the Monte-Carlo estimates: bounded memory
 
 
 @engine_docs
@@ -56,8 +53,10 @@ class VAE(BaseAutoencoder):
 
     with one reparameterised draw ``z = mu + A eps``, ``eps ~ N(0, I)``, per sample for the
     expectation (``n_train_samples`` draws averaged, if more) and the KL divergence in closed form
-    (Kingma & Welling, 2014). ``objective="iwae"`` trains the importance-weighted bound of Burda et
-    al. (2016) instead, which is tighter for ``n_train_samples > 1``:
+    (Kingma & Welling, 2014). By default two changes serve the codes as features: free bits floor
+    each unit's KL, and the posterior is inferred from a noisy copy of ``x`` (``free_bits``,
+    ``noise_level``; both 0 give the ELBO above). ``objective="iwae"`` trains the importance-weighted
+    bound of Burda et al. (2016) instead, which is tighter for ``n_train_samples > 1``:
 
     .. math::
 
