@@ -174,8 +174,9 @@ class VAE(BaseAutoencoder):
     t_ : int
         Number of training samples seen.
     loss_curve_ : list of float
-        Training loss (the negative training objective: the ELBO, or the importance-weighted bound
-        for ``objective="iwae"``; nats per sample) at the end of each epoch.
+        Training loss (the negative training objective: the ELBO, its KL floored by ``free_bits`` and
+        its posterior from noisy inputs by default, or the importance-weighted bound for
+        ``objective="iwae"``; nats per sample) at the end of each epoch.
     best_loss_ : float
         Lowest training loss reached.
     validation_scores_ : list of float or None
