@@ -316,7 +316,7 @@ class VAE(BaseAutoencoder):
     # ------------------------------------------------------------------ hooks
 
     def _check_params(self, X):
-        if self.free_bits != "auto" and self.free_bits and self.objective != "elbo":
+        if self._free_bits() and self.objective != "elbo":
             raise ValueError(
                 f"free_bits={self.free_bits!r} leaves part of the ELBO's KL term free; "
                 f"objective={self.objective!r} has no separate KL term. Use objective='elbo' or "

@@ -76,8 +76,7 @@ def kl_standard_normal(mu, logvar, tril=None):
     ``½ (tr Σ + μᵀμ − K − log det Σ)`` with ``tr Σ = ‖A‖²_F = Σ exp(logvar) + ‖tril‖²_F`` and
     ``log det Σ = Σ logvar``; ``tril=None`` is the diagonal posterior.
     """
-    mu, logvar = mu.float(), logvar.float()
-    kl = 0.5 * (mu.square() + torch.exp(logvar) - logvar - 1.0).sum(-1)
+    kl = kl_standard_normal_per_unit(mu, logvar).sum(-1)
     if tril is not None:
         kl = kl + 0.5 * tril.float().square().sum((-2, -1))
     return kl
