@@ -71,6 +71,7 @@ class _OpenTSNE:
 
 
 def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss=None, noise_level=None):
+    # ``weight``, ``embedding_loss`` and ``noise_level``: None leaves the estimator's default.
     out = {}
     # Both skae maps: the default network (256, 128), epochs up to ``epochs`` and, on MNIST, a time
     # budget (the decaying step size then reaches zero at whichever ends first).
@@ -84,12 +85,13 @@ def contenders(which, dataset, epochs, threads, weight, minutes, embedding_loss=
         out["Autoencoder"] = Autoencoder(n_components=2, conditioning="center", **net, **common)
     if "neae" in which:
         # The estimator's defaults (its training recipe: a step of 3e-3 decaying to 0 over the budget,
-        # pixels centred) but for the budget and what is given: embedding_loss and noise_level only when
-        # asked for.
-        given = {"embedding_loss": embedding_loss, "noise_level": noise_level}
+        # pixels centred) but for the budget and what is given: the weight, embedding_loss and noise_level
+        # only when asked for.
+        given = {"embedding_weight": weight, "embedding_loss": embedding_loss, "noise_level": noise_level}
         given = {key: value for key, value in given.items() if value is not None}
-        est = NeighborEmbeddingAutoencoder(embedding_weight=weight, **given, **net, **common)
-        label = "" if noise_level is None else f", noise_level {noise_level:g}"
+        est = NeighborEmbeddingAutoencoder(**given, **net, **common)
+        label = "" if weight is None else f", weight {weight:g}"
+        label += "" if noise_level is None else f", noise_level {noise_level:g}"
         out[f"NeighborEmbeddingAutoencoder, {est.embedding_loss} loss{label}"] = est
     if "umap" in which:
         try:
@@ -149,7 +151,9 @@ def main():
     p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated subset of {METHODS}")
     p.add_argument("--threads", type=int, default=2, help="torch threads (and openTSNE's n_jobs)")
     p.add_argument("--minutes", type=float, default=10.0, help="time budget of each skae map's fit on MNIST")
-    p.add_argument("--weight", type=float, default=100.0, help="NeighborEmbeddingAutoencoder's embedding_weight")
+    p.add_argument(
+        "--weight", type=float, default=None, help="the skae map's embedding_weight (default: the estimator's)"
+    )
     p.add_argument(
         "--embedding-loss",
         choices=["umap", "tsne"],

@@ -48,14 +48,14 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         ``n_neighbors=15`` counts it, so this default keeps one more). Smaller values keep finer,
         local structure; larger ones more of the global arrangement. Must be less than the number
         of training rows.
-    embedding_weight : float, default=100.0
+    embedding_weight : float, default=10.0
         Weight of the neighbour-embedding term relative to the reconstruction loss (which is
         divided by the data's reference loss, so the weight is unit-free). 0 with
         ``noise_level=0`` gives the plain :class:`Autoencoder`, trained identically (0 with noise,
         the Gaussian :class:`DenoisingAutoencoder`). The reconstruction suffers little whatever
         the weight, since the decoder learns from the reconstruction alone. The best weight
         depends on the term and the data (measured in the :ref:`User Guide
-        <neighbor_embedding>`): grid-search it, e.g. over ``[10, 100, 1000]``.
+        <neighbor_embedding>`): grid-search it, e.g. over ``[3, 10, 100]``.
     embedding_loss : {"tsne", "umap"}, default="tsne"
         The neighbour-embedding term. "tsne" is t-SNE's normalised loss with its heavy-tailed
         kernel ``1 / (1 + d²)``, in its contrastive form (InfoNCE; Damrich et al., 2023): each
@@ -249,7 +249,7 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         n_components=2,
         *,
         n_neighbors=15,
-        embedding_weight=100.0,
+        embedding_weight=10.0,
         embedding_loss="tsne",
         min_dist=0.1,
         negative_sample_rate=5,
