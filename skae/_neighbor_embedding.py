@@ -86,9 +86,11 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         heavier noise trades more of it (see the :ref:`User Guide <neighbor_embedding>`). Each
         step draws one Gaussian value per input value, which lengthens an epoch. 0 adds no noise
         and draws nothing. :meth:`transform` never adds noise.
-    hidden_layer_sizes : array-like of int, default=(256, 128)
-        Sizes of the encoder's hidden layers; the decoder uses them in reverse. Two hidden layers
-        by default: a map needs a more flexible encoder than the plain autoencoder's default.
+    hidden_layer_sizes : array-like of int, default=(128, 128, 128, 128, 128)
+        Sizes of the encoder's hidden layers; the decoder uses them in reverse. Five hidden layers
+        of 128 units by default: a map needs a deeper encoder than the plain autoencoder's default,
+        and depth, more than width, places new rows among their neighbours and keeps the training
+        rows' neighbours (see the :ref:`User Guide <neighbor_embedding>`).
     activation : {"relu", "tanh", "sigmoid", "elu", "gelu", "identity"}, default="relu"
         Activation of the hidden layers.
     code_activation : {"identity", "sigmoid", "tanh", "relu", "elu", "gelu"}, default="identity"
@@ -255,7 +257,7 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         negative_sample_rate=5,
         metric="euclidean",
         noise_level=0.1,
-        hidden_layer_sizes=(256, 128),
+        hidden_layer_sizes=(128, 128, 128, 128, 128),
         activation="relu",
         code_activation="identity",
         output_activation="auto",
