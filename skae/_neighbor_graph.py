@@ -13,9 +13,10 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from scipy.optimize import curve_fit
+from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-__all__ = ["NeighborBatches", "fuzzy_neighbor_graph", "umap_curve"]
+__all__ = ["NeighborBatches", "fuzzy_neighbor_graph", "principal_rows", "umap_curve"]
 
 # Bisection steps of the per-row bandwidth search (each halves the bracket: 64 reach float64's precision).
 _BANDWIDTH_STEPS = 64
@@ -56,6 +57,21 @@ def fuzzy_neighbor_graph(X, n_neighbors, metric="euclidean", n_jobs=None):
     graph.setdiag(0.0)
     graph.eliminate_zeros()
     return sp.csr_matrix(graph, dtype=np.float32)
+
+
+def principal_rows(X, n_components):
+    """The rows of ``X`` on their first ``n_components`` principal components, to search neighbours in.
+
+    t-SNE's usual first step (van der Maaten and Hinton reduced MNIST to 30 components): the
+    discarded directions of least variance hold mostly noise, so the neighbours found among the
+    projected rows agree more often with the data's own classes, and the search is faster. ``X`` is
+    returned as it is where ``n_components`` is None or not less than its rank bound
+    ``min(n_samples, n_features)``: the projection would then keep every distance. The solver is
+    scikit-learn's choice for the data (sparse rows included), seeded, so the graph is deterministic.
+    """
+    if n_components is None or n_components >= min(X.shape):
+        return X
+    return PCA(n_components, random_state=0).fit_transform(X)
 
 
 def _memberships(distances, target):

@@ -17,7 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from skae import Autoencoder, AutoencoderClassifier, DenoisingAutoencoder, NeighborEmbeddingAutoencoder
-from skae._neighbor_graph import NeighborBatches, _memberships, fuzzy_neighbor_graph, umap_curve
+from skae._neighbor_graph import NeighborBatches, _memberships, fuzzy_neighbor_graph, principal_rows, umap_curve
 from skae._params import ENGINE_DEFAULT_OVERRIDES
 from skae._penalties import cauchy_infonce, umap_cross_entropy
 from skae.modules import ConvAutoencoderModule
@@ -67,6 +67,52 @@ def test_graph_is_a_symmetric_fuzzy_union_of_the_neighbours(blobs):
     ).toarray()
     j = i[0, 2]
     assert graph[0, j] == pytest.approx(A[0, j] + A[j, 0] - A[0, j] * A[j, 0], rel=1e-5)
+
+
+def test_principal_rows_keep_the_distances_of_low_rank_data():
+    # Rows on a 10-D subspace of 80-D: 50 principal components span it, so every distance is kept, the
+    # neighbours with it; dense and sparse rows alike (scikit-learn picks a solver for each).
+    from scipy.spatial.distance import pdist
+
+    rng = np.random.RandomState(0)
+    X = (rng.randn(120, 10) @ rng.randn(10, 80)).astype(np.float32)
+    for rows in (X, sp.csr_matrix(X)):
+        Z = principal_rows(rows, 50)
+        assert Z.shape == (120, 50)
+        np.testing.assert_allclose(pdist(Z), pdist(X), rtol=1e-3, atol=1e-3)
+    # On full-rank rows the projection drops the directions of least variance: the distances shrink.
+    Y = rng.randn(120, 80).astype(np.float32)
+    assert np.all(pdist(principal_rows(Y, 10)) <= pdist(Y) + 1e-4)
+    assert pdist(principal_rows(Y, 10)).mean() < 0.8 * pdist(Y).mean()
+    # Nothing to project: no count, or a count not below min(n_samples, n_features).
+    assert principal_rows(X, None) is X
+    assert principal_rows(X, 80) is X  # as many components as features
+    few = X[:40]
+    assert principal_rows(few, 40) is few  # as many components as rows
+
+
+def test_the_graph_is_searched_among_principal_components(monkeypatch):
+    import skae._neighbor_embedding as neighbor_embedding
+
+    searched = []
+
+    def spy(X, n_neighbors, metric="euclidean", n_jobs=None):
+        searched.append(X.shape[1])
+        return fuzzy_neighbor_graph(X, n_neighbors, metric=metric, n_jobs=n_jobs)
+
+    monkeypatch.setattr(neighbor_embedding, "fuzzy_neighbor_graph", spy)
+    X = MinMaxScaler().fit_transform(load_digits().data[:150]).astype(np.float32)  # 64 pixels
+    a = NeighborEmbeddingAutoencoder(**FAST).fit(X)
+    NeighborEmbeddingAutoencoder(graph_pca_components=20, **FAST).fit(X)
+    NeighborEmbeddingAutoencoder(graph_pca_components=None, **FAST).fit(X)
+    NeighborEmbeddingAutoencoder(metric="manhattan", **FAST).fit(X)  # other metrics see the features as given
+    NeighborEmbeddingAutoencoder(**FAST).fit(X[:, :40])  # no more features than components
+    assert searched == [50, 20, 64, 64, 40]
+    # The network still reads every pixel, and the projection is deterministic.
+    assert a.n_features_in_ == 64 and a.inverse_transform(a.transform(X[:2])).shape == (2, 64)
+    np.testing.assert_array_equal(NeighborEmbeddingAutoencoder(**FAST).fit(X).transform(X), a.transform(X))
+    with pytest.raises(ValueError, match="graph_pca_components"):
+        NeighborEmbeddingAutoencoder(graph_pca_components=0).fit(X)
 
 
 def test_tails_are_neighbours_drawn_by_membership():
