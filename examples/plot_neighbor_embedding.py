@@ -40,9 +40,10 @@ X_train, X_test, y_train, y_test = train_test_split(
 # 64-256-128-2-128-256-64 network, the one Sainburg et al. compare maps with; the neighbour embedding
 # keeps its own, deeper default network (five hidden layers of 128 units: depth places images better
 # on a map, see the User Guide) and adds t-SNE's loss (in a contrastive form) on the
-# 15-nearest-neighbour graph of the training images (``embedding_weight`` is its weight against the
-# reconstruction). On pixels, centring without scaling (``conditioning="center"``) suits both; a
-# decaying step size settles the map.
+# 15-nearest-neighbour graph of the training images, searched among their first 50 principal
+# components (``embedding_weight`` is the loss's weight against the reconstruction). On pixels,
+# centring without scaling (``conditioning="center"``) suits both; a decaying step size settles
+# the map.
 common = dict(
     conditioning="center",
     learning_rate="linear_decay",
