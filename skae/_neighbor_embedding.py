@@ -341,8 +341,9 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
             graph = sp.csr_matrix((graph.data, (index[graph.row], index[graph.col])), shape=(n, n))
         if self.verbose:
             print(
-                f"Neighbour graph: {X.shape[0]} rows, {self.n_neighbors} neighbours, {graph.nnz} edges "
-                f"({time.perf_counter() - start:.2f}s)"
+                f"Neighbour graph: {X.shape[0]} rows, {self.n_neighbors} neighbours"
+                + ("" if searched is X else f" among {searched.shape[1]} principal components")
+                + f", {graph.nnz} edges ({time.perf_counter() - start:.2f}s)"
             )
         return NeighborBatches(graph, self._n_tails)
 

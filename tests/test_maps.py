@@ -102,7 +102,10 @@ def test_the_graph_is_searched_among_principal_components(monkeypatch):
 
     monkeypatch.setattr(neighbor_embedding, "fuzzy_neighbor_graph", spy)
     X = MinMaxScaler().fit_transform(load_digits().data[:150]).astype(np.float32)  # 64 pixels
-    a = NeighborEmbeddingAutoencoder(**FAST).fit(X)
+    out = io.StringIO()
+    with redirect_stdout(out):
+        a = NeighborEmbeddingAutoencoder(verbose=1, **FAST).fit(X)
+    assert "Neighbour graph: 150 rows, 15 neighbours among 50 principal components, " in out.getvalue()
     NeighborEmbeddingAutoencoder(graph_pca_components=20, **FAST).fit(X)
     NeighborEmbeddingAutoencoder(graph_pca_components=None, **FAST).fit(X)
     NeighborEmbeddingAutoencoder(metric="manhattan", **FAST).fit(X)  # other metrics see the features as given
