@@ -17,6 +17,10 @@ from ._training import Loss
 
 __all__ = ["NeighborEmbeddingAutoencoder"]
 
+# NearestNeighbors' names of the euclidean distance ("minkowski" at its default p=2, which the estimator
+# cannot change).
+_EUCLIDEAN = ("euclidean", "l2", "minkowski")
+
 
 @engine_docs
 class NeighborEmbeddingAutoencoder(Autoencoder):
@@ -76,13 +80,14 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
         Distance of the neighbour graph, any metric of
         :class:`~sklearn.neighbors.NearestNeighbors`.
     graph_pca_components : int or None, default=50
-        With the euclidean ``metric``, the neighbours are searched among the rows projected on
-        their first ``graph_pca_components`` principal components, t-SNE's usual first step: the
-        directions of least variance hold mostly noise, so the graph's neighbours agree more often
-        with the data's own structure (see the :ref:`User Guide <neighbor_embedding>`), and the
-        search is faster. The network still learns from the rows themselves. None searches the
-        rows as given; so does data with no more than this many features or rows, and any other
-        ``metric``, which is measured on the features as given.
+        With the euclidean ``metric`` ("euclidean", "l2" or "minkowski"), the neighbours are
+        searched among the rows projected on their first ``graph_pca_components`` principal
+        components, t-SNE's usual first step: the directions of least variance hold mostly noise,
+        so the graph's neighbours agree more often with the data's own structure (see the
+        :ref:`User Guide <neighbor_embedding>`), and the search is faster. The network still
+        learns from the rows themselves. None searches the rows as given; so does data with no
+        more than this many features or rows, and any other ``metric``, which is measured on the
+        features as given.
     noise_level : float, default=0.1
         Standard deviation of Gaussian noise added to the encoder's input during training, in
         units of each feature's scale (as :class:`DenoisingAutoencoder`'s ``noise="gaussian"``):
@@ -332,7 +337,8 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
             _check_n_neighbors(self.n_neighbors, n_train, what="rows early_stopping trains on")
             X = X[train_index.numpy()]
         start = time.perf_counter()
-        searched = principal_rows(X, self.graph_pca_components) if self.metric == "euclidean" else X
+        euclidean = self.metric in _EUCLIDEAN  # principal components keep euclidean distances, not others
+        searched = principal_rows(X, self.graph_pca_components) if euclidean else X
         graph = fuzzy_neighbor_graph(searched, self.n_neighbors, metric=self.metric)
         if train_index is not None:
             # Back to the rows' own indices; the held-out rows have no edges and are never heads.

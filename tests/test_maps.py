@@ -110,7 +110,8 @@ def test_the_graph_is_searched_among_principal_components(monkeypatch):
     NeighborEmbeddingAutoencoder(graph_pca_components=None, **FAST).fit(X)
     NeighborEmbeddingAutoencoder(metric="manhattan", **FAST).fit(X)  # other metrics see the features as given
     NeighborEmbeddingAutoencoder(**FAST).fit(X[:, :40])  # no more features than components
-    assert searched == [50, 20, 64, 64, 40]
+    NeighborEmbeddingAutoencoder(metric="l2", **FAST).fit(X)  # the euclidean distance by another name
+    assert searched == [50, 20, 64, 64, 40, 50]
     # The network still reads every pixel, and the projection is deterministic.
     assert a.n_features_in_ == 64 and a.inverse_transform(a.transform(X[:2])).shape == (2, 64)
     np.testing.assert_array_equal(NeighborEmbeddingAutoencoder(**FAST).fit(X).transform(X), a.transform(X))
