@@ -398,6 +398,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         return sizes
 
     @property
+    def _merge_small_last_batch(self):
+        """As the autoencoder's: the ladder normalises over the step's unlabeled rows."""
+        return getattr(self.autoencoder_, "_merge_small_last_batch", False)
+
+    @property
     def _objective(self):
         """The autoencoder's objective: the one way this estimator uses ``autoencoder_``."""
         return Objective(self.autoencoder_)

@@ -73,7 +73,9 @@ class LadderAutoencoder(BaseAutoencoder):
         Activation of the code layer (after its batch normalisation, shift and scale).
     batch_size : int or "auto", default="auto"
         Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples).
-        Batch normalisation needs batches of more than a few rows.
+        Batch normalisation needs batches of more than a few rows: where the rows of an epoch
+        leave a last batch of fewer than ``batch_size / 2``, those rows join the batch before it
+        (1,347 rows in batches of 42 make 31 steps of 42 and one of 45, not a last step of 3).
     learning_rate_init : float, default=2e-3
         Adam's step size (Rasmus et al. use 0.002).
     [engine-params: max_iter, learning_rate, decay_start, max_time]
@@ -198,6 +200,9 @@ class LadderAutoencoder(BaseAutoencoder):
         conditioning="standard",
     ):
         store_params(self, locals())
+
+    # Every layer is normalised over the batch: an epoch's last batch of a few rows joins the one before.
+    _merge_small_last_batch = True
 
     # ------------------------------------------------------------------ hooks
 

@@ -21,7 +21,7 @@ from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
 from ._threads import step_threads
 
-__all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "held_out_batches"]
+__all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "batch_starts", "held_out_batches"]
 
 
 @dataclass
@@ -80,6 +80,20 @@ class LabeledBatches:
         return torch.cat(parts)
 
 
+def batch_starts(n, batch_size, merge_small_last=False):
+    """The first row of each of an epoch's mini-batches over ``n`` rows, in order.
+
+    Batches of ``batch_size`` rows, the last one with what is left. With ``merge_small_last`` a
+    last batch of fewer than ``batch_size / 2`` rows is not a step of its own: its rows join the
+    batch before it, so that no step normalises over a handful of rows (batch normalisation's
+    moments of 3 rows are noise, and they would move the running averages used at inference).
+    """
+    starts = list(range(0, n, batch_size))
+    if merge_small_last and len(starts) > 1 and 2 * (n - starts[-1]) < batch_size:
+        starts.pop()
+    return starts
+
+
 @dataclass
 class TrainingData:
     """The rows one call trains on: all of ``rows``, or those of ``train_index`` (early stopping).
@@ -98,10 +112,15 @@ class TrainingData:
     def n_train(self):
         return self.rows.n if self.train_index is None else self.train_index.numel()
 
-    def batches(self, order, batch_size, generator, device):
-        """Yield each step's ``Batch`` fields ``(X, y, n_extra)`` over the shuffled ``order``."""
-        for start in range(0, order.numel(), batch_size):
-            index, n_extra = order[start : start + batch_size], 0
+    def batches(self, order, batch_size, generator, device, merge_small_last=False):
+        """Yield each step's ``Batch`` fields ``(X, y, n_extra)`` over the shuffled ``order``.
+
+        ``merge_small_last``: a last batch of fewer than half ``batch_size`` rows joins the one
+        before it (see :func:`batch_starts`).
+        """
+        starts = batch_starts(order.numel(), batch_size, merge_small_last)
+        for start, stop in zip(starts, [*starts[1:], order.numel()]):
+            index, n_extra = order[start:stop], 0
             if self.extension is not None:
                 index, n_extra = self.extension.extend(index, generator), self.extension.size
             xb = self.rows.take(index).to(device, non_blocking=True)
@@ -177,6 +196,12 @@ class TrainingState:
     batch_bars: bool = False
     checkpoint: Checkpoint = None
     threads: int = None
+    merge_small_last: bool = False
+
+    @property
+    def n_batches(self):
+        """Steps of a whole epoch."""
+        return len(batch_starts(self.data.n_train, self.batch_size, self.merge_small_last))
 
     def say(self, message):
         """Print a verbose line (through the epoch bar, when there is one)."""
@@ -185,6 +210,10 @@ class TrainingState:
 
 class TrainingLoop:
     """The engine's training half: ``_hold_out``, ``_training_state`` (built once per call) and ``_train``."""
+
+    # True where the objective normalises over the batch (the ladder): a small last batch of an
+    # epoch then joins the one before it (see batch_starts).
+    _merge_small_last_batch = False
 
     def _hold_out(self, n, cpu_gen, early_stopping):
         """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
@@ -228,13 +257,13 @@ class TrainingLoop:
             "constant" if incremental else self.learning_rate,
             self.learning_rate_init,
             self.decay_start,
-            total_steps=max_epochs * math.ceil(data.n_train / batch_size),
+            total_steps=max_epochs * len(batch_starts(data.n_train, batch_size, self._merge_small_last_batch)),
             max_time=None if incremental else self.max_time,
             start=started,
         )
         state = TrainingState(
             module, self._optimizer, schedule, data, cpu_gen, gen, autocast, batch_size, max_epochs, incremental,
-            tol=self.tol * self._loss_scale,
+            tol=self.tol * self._loss_scale, merge_small_last=self._merge_small_last_batch,
         )
         # verbose: a line per epoch; with tqdm installed, a bar over the epochs of a fit (a partial_fit
         # call's bar is over its batches); verbose >= 2 adds a bar over the batches of each epoch.
@@ -262,12 +291,13 @@ class TrainingLoop:
                 batch_losses = []
                 out_of_time = False
                 batch_bar = (
-                    Progress(math.ceil(n_train / state.batch_size), f"epoch {self.n_iter_ + 1}", "batches",
+                    Progress(state.n_batches, f"epoch {self.n_iter_ + 1}", "batches",
                              leave=state.incremental)
                     if state.batch_bars
                     else None
                 )
-                for xb, yb, n_extra in data.batches(order, state.batch_size, state.cpu_gen, device):
+                batches = data.batches(order, state.batch_size, state.cpu_gen, device, state.merge_small_last)
+                for xb, yb, n_extra in batches:
                     with state.autocast:
                         loss = self._loss(module, Batch(xb, state.gen, yb, n_extra)).value
                     optimizer.zero_grad(set_to_none=True)
@@ -303,7 +333,10 @@ class TrainingLoop:
         """
         module, schedule = state.module, state.schedule
         batch_size = state.batch_size
-        n_seen = min(state.data.n_train, batch_size * len(batch_losses))
+        # Every batch has batch_size rows but the last of a whole epoch, which has the rest (more than
+        # batch_size when a small last batch joined it); a max_time epoch may stop before it.
+        whole = len(batch_losses) == state.n_batches
+        n_seen = state.data.n_train if whole else batch_size * len(batch_losses)
         sizes = torch.full((len(batch_losses),), float(batch_size), dtype=torch.float32)
         sizes[-1] = n_seen - batch_size * (len(batch_losses) - 1)
         epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_seen * self._loss_scale

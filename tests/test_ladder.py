@@ -261,3 +261,76 @@ def test_published_configuration_fits(digits):
                             random_state=0)
     fit_quiet(est, digits / 16)
     assert np.isfinite(est.loss_curve_).all() and np.isfinite(est.transform(digits[:5] / 16)).all()
+
+
+def _recording_losses(est):
+    """Each training step's ``(unlabeled rows, objective)``, appended to the returned list."""
+    steps = []
+    loss = est._loss
+
+    def recorded(module, batch):
+        out = loss(module, batch)
+        steps.append((batch.X.shape[0] - batch.n_extra, float(out.value.detach())))
+        return out
+
+    est._loss = recorded
+    return steps
+
+
+@pytest.mark.parametrize("n, sizes", [(67, [16, 16, 16, 19]), (72, [16, 16, 16, 16, 8]), (10, [10])])
+def test_a_small_last_batch_joins_the_one_before(digits, n, sizes):
+    """Batch normalisation over the 3 rows an epoch leaves (67 = 4 * 16 + 3) would be noise, in the
+    step and in the running averages: those rows join the batch before. Half a batch or more is a step
+    of its own, and the plain autoencoder keeps its batches."""
+    X = digits[:n]
+    lad = LadderAutoencoder(4, hidden_layer_sizes=(8,), batch_size=16, max_iter=2, n_iter_no_change=100,
+                            learning_rate="linear_decay", random_state=0)
+    steps = _recording_losses(lad)
+    fit_quiet(lad, X)
+    assert [rows for rows, _ in steps] == sizes * 2
+    assert lad.t_ == 2 * n
+    # The epoch's loss weighs each step by its rows, the merged one included.
+    first = steps[: len(sizes)]
+    expected = sum(rows * value for rows, value in first) / n * lad._loss_scale
+    assert lad.loss_curve_[0] == pytest.approx(expected, rel=1e-5)
+    # The linear decay counts the epochs' steps as taken: the last one runs one step away from 0.
+    assert lad._optimizer.param_groups[0]["lr"] == pytest.approx(lad.learning_rate_init / len(steps), rel=1e-9)
+
+    from skae import Autoencoder
+
+    ae = Autoencoder(4, hidden_layer_sizes=(8,), batch_size=16, max_iter=1, random_state=0)
+    plain = _recording_losses(ae)
+    fit_quiet(ae, X)
+    assert [rows for rows, _ in plain] == [16] * (n // 16) + ([n % 16] if n % 16 else [])
+
+
+def test_a_time_boxed_epoch_counts_the_rows_it_saw(digits, monkeypatch):
+    import skae._schedule
+
+    class Clock:  # one second per reading
+        now = 0.0
+
+        def perf_counter(self):
+            self.now += 1.0
+            return self.now - 1.0
+
+    monkeypatch.setattr(skae._schedule, "time", Clock())
+    lad = LadderAutoencoder(4, hidden_layer_sizes=(8,), batch_size=16, max_iter=100, max_time=6.0, random_state=0)
+    steps = _recording_losses(lad)
+    lad.fit(digits[:67])
+    # Six steps: a whole epoch of four (16, 16, 16 and the merged 19), then two of the next.
+    assert [rows for rows, _ in steps] == [16, 16, 16, 19, 16, 16]
+    assert lad.n_iter_ == 2 and lad.t_ == 67 + 32
+
+
+def test_the_classifier_merges_the_ladders_small_last_batch(digits):
+    from skae import AutoencoderClassifier
+
+    y = load_digits().target[:67].copy()
+    y[20:] = -1
+    clf = AutoencoderClassifier(batch_size=16, labeled_batch_size=8, max_iter=1, random_state=0)
+    steps = _recording_losses(clf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(digits[:67], y)
+    assert [rows for rows, _ in steps] == [16, 16, 16, 19]
