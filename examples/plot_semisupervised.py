@@ -153,7 +153,7 @@ for name in ROUTES:
 # %%
 # What the numbers say (they are printed above; when this page was built,
 # with 3 labels per class: logistic regression 0.78, LabelSpreading on pixels
-# 0.91, autoencoder codes + LabelSpreading 0.88, the ladder 0.88 at 40
+# 0.91, autoencoder codes + LabelSpreading 0.88, the ladder 0.87 at 40
 # epochs. At the ladder's default 200 epochs, over 5 draws, it reaches 0.92
 # with 3 labels per class and 0.96 with 10, LabelSpreading 0.92 and 0.96:
 # see the User Guide, which also shows a stronger route: the class-balanced
@@ -165,7 +165,7 @@ for name in ROUTES:
 #
 # - the unlabeled rows help most where a route propagates labels through
 #   them: label spreading (on pixels or on codes) and the ladder network are
-#   10 points above logistic regression on the 30 labeled rows;
+#   9 to 13 points above logistic regression on the 30 labeled rows;
 # - on these 64-pixel digits, plain label spreading on the pixels is as good
 #   as anything here: a k-nearest-neighbour graph on 8×8 images is already a
 #   good graph. On MNIST's 784 pixels it is not, and there the ladder network
