@@ -197,11 +197,7 @@ class TrainingState:
     checkpoint: Checkpoint = None
     threads: int = None
     merge_small_last: bool = False
-
-    @property
-    def n_batches(self):
-        """Steps of a whole epoch."""
-        return len(batch_starts(self.data.n_train, self.batch_size, self.merge_small_last))
+    n_batches: int = 0  # steps of a whole epoch
 
     def say(self, message):
         """Print a verbose line (through the epoch bar, when there is one)."""
@@ -250,6 +246,7 @@ class TrainingLoop:
 
         data.extension = self._batch_extension(data.targets, data.train_index, data.n_train)
         batch_size = self._batch_size(data.n_train)
+        n_batches = len(batch_starts(data.n_train, batch_size, self._merge_small_last_batch))
         max_epochs = 1 if incremental else self.max_iter
         # Schedules and the time budget belong to fit; a partial_fit epoch runs at learning_rate_init
         # (so that a set_params(learning_rate_init=...) loop between calls keeps working).
@@ -257,13 +254,13 @@ class TrainingLoop:
             "constant" if incremental else self.learning_rate,
             self.learning_rate_init,
             self.decay_start,
-            total_steps=max_epochs * len(batch_starts(data.n_train, batch_size, self._merge_small_last_batch)),
+            total_steps=max_epochs * n_batches,
             max_time=None if incremental else self.max_time,
             start=started,
         )
         state = TrainingState(
             module, self._optimizer, schedule, data, cpu_gen, gen, autocast, batch_size, max_epochs, incremental,
-            tol=self.tol * self._loss_scale, merge_small_last=self._merge_small_last_batch,
+            tol=self.tol * self._loss_scale, merge_small_last=self._merge_small_last_batch, n_batches=n_batches,
         )
         # verbose: a line per epoch; with tqdm installed, a bar over the epochs of a fit (a partial_fit
         # call's bar is over its batches); verbose >= 2 adds a bar over the batches of each epoch.
