@@ -219,6 +219,15 @@ def _print_table(title, header, rows):
         print(f"   {name:<{width}} {figures}", flush=True)
 
 
+def _verdict(rows, spread, skae_name, other, higher):
+    """"ahead", "level" or "behind": skae's row against ``other``; where the rows are means over draws
+    (``spread``: their sd), a gap of at most one sd of either is "level", as the benchmarks judge a win."""
+    gap = rows[skae_name] - rows[other] if higher else rows[other] - rows[skae_name]
+    if spread is not None and abs(gap) <= max(spread[skae_name], spread[other]):
+        return "level (within one sd of the draws)"
+    return "ahead" if gap > 0 else "level" if gap == 0 else "behind"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m skae", description=__doc__.splitlines()[0])
     parser.add_argument("--features-max-iter", type=int, default=None,
@@ -286,20 +295,20 @@ def main(argv=None):
 
     skae_features = next(k for k in features if k.startswith("skae"))
     print("\nIn short, skae against scikit-learn's best row of each part:")
-    for part, rows, higher, fmt in (
-        ("features before a classifier (accuracy)", {k: acc for k, (acc, _) in features.items()}, True, ".3f"),
-        ("denoising (error)", {k: err for k, (err, _, _) in denoise.items() if k.startswith(("PCA", "skae"))}, False,
-         ".4f"),
-        ("outlier detection (ROC-AUC)", {k: np.mean(v) for k, v in outliers.items()}, True, ".3f"),
-        ("few labels (accuracy)", {k: np.mean(v) for k, v in few.items()}, True, ".3f"),
+    for part, rows, spread, higher, fmt in (
+        ("features before a classifier (accuracy)", {k: acc for k, (acc, _) in features.items()}, None, True, ".3f"),
+        ("denoising (error)", {k: err for k, (err, _, _) in denoise.items() if k.startswith(("PCA", "skae"))}, None,
+         False, ".4f"),
+        ("outlier detection (ROC-AUC)", {k: np.mean(v) for k, v in outliers.items()}, None, True, ".3f"),
+        ("few labels (accuracy)", {k: np.mean(v) for k, v in few.items()}, {k: np.std(v) for k, v in few.items()},
+         True, ".3f"),
     ):
         skae = {k: v for k, v in rows.items() if "skae" in k}
         best = max if higher else min
         skae_name = skae_features if skae_features in skae else best(skae, key=skae.get)
         other = best((k for k in rows if k not in skae), key=rows.get)
-        ahead = rows[skae_name] > rows[other] if higher else rows[skae_name] < rows[other]
-        verdict = "ahead" if ahead else "level" if rows[skae_name] == rows[other] else "behind"
-        print(f"   {part}: {verdict}, {rows[skae_name]:{fmt}} ({skae_name}) against {rows[other]:{fmt}} ({other})")
+        print(f"   {part}: {_verdict(rows, spread, skae_name, other, higher)}, {rows[skae_name]:{fmt}} ({skae_name}) "
+              f"against {rows[other]:{fmt}} ({other})")
 
     if args.plot:
         _plot(args.plot, X_test, cleaned)

@@ -68,3 +68,16 @@ def test_nudged_is_each_image_and_its_four_one_pixel_shifts():
     assert sorted(labels.tolist()) == [7] * 5 + [8] * 5 + [9] * 5
     row = {bytes(r.astype(np.float64)): lab for r, lab in zip(nudged, labels)}
     assert [row[bytes(r)] for r in expected[:3]] == [7, 8, 9]
+
+
+def test_verdict_calls_a_gap_within_the_draws_sd_level():
+    """The closing lines judge a win as the benchmarks do: a mean ahead by at most one sd is level."""
+    rows = {"skae": 0.916, "pixels": 0.912}
+    assert skae_main._verdict(rows, {"skae": 0.004, "pixels": 0.023}, "skae", "pixels", True).startswith("level")
+    assert skae_main._verdict(rows, {"skae": 0.001, "pixels": 0.002}, "skae", "pixels", True) == "ahead"
+    assert skae_main._verdict(rows, None, "skae", "pixels", True) == "ahead"  # single runs: no spread to weigh
+    assert skae_main._verdict(rows, None, "pixels", "skae", True) == "behind"
+    # lower is better (an error): the smaller one is ahead
+    assert skae_main._verdict({"skae": 0.02, "pca": 0.03}, None, "skae", "pca", False) == "ahead"
+    assert skae_main._verdict({"skae": 0.02, "pca": 0.03}, {"skae": 0.0, "pca": 0.02}, "skae", "pca",
+                              False).startswith("level")
