@@ -19,7 +19,9 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load_mnist, parser, record, table  # noqa: E402
 
-from skae import Autoencoder  # noqa: E402
+from skae import Autoencoder, SparseAutoencoder  # noqa: E402
+
+TOPK = 50  # the wide route's k
 
 CONFIGS = [
     # (--only key, name, hidden layers, code size, batch size, ratio target vs raw torch)
@@ -27,6 +29,10 @@ CONFIGS = [
     ("small", "784-64-8, batch 64", (64,), 8, 64, 1.10),
     # A wide one-layer feature learner (the k-sparse autoencoder's shape, here without the top-k).
     ("wide", "784-1000 one layer, batch 256", (), 1000, 256, 1.10),
+    # The wide route itself: skae's SparseAutoencoder as benchmarks/bench_features.py runs it (1000 units,
+    # top-k with k = 50, tied weights, centred input, weight decay 1 / n), beside the same network by hand.
+    ("widek", f"784-1000 k-sparse (k = {TOPK}), tied weights, centred, weight decay 1/n, batch 256", (), 1000, 256,
+     1.10),
 ]
 
 
@@ -43,15 +49,37 @@ def raw_torch_model(hidden, k, n_features=784):
     return nn.Sequential(*layers)
 
 
+class TiedTopK(nn.Module):
+    """A k-sparse autoencoder by hand: one linear layer, the k largest units of each row, its transpose back."""
+
+    def __init__(self, n_features, units, k):
+        super().__init__()
+        self.encoder = nn.Linear(n_features, units)
+        self.output_bias = nn.Parameter(torch.zeros(n_features))
+        self.k = k
+
+    def forward(self, x):
+        h = self.encoder(x)
+        values, index = torch.topk(h, self.k, dim=1, sorted=False)
+        return F.linear(torch.zeros_like(h).scatter(1, index, values), self.encoder.weight.t(), self.output_bias)
+
+
 class RawLoop:
     """The reference: the shortest correct mini-batch Adam loop a torch user would write."""
 
     name = "raw torch fp32"
 
-    def __init__(self, X, hidden, k, batch_size, autocast=False):
+    def __init__(self, X, hidden, k, batch_size, autocast=False, topk=False):
         torch.manual_seed(0)
-        self.model = raw_torch_model(hidden, k)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        if topk:
+            # skae's objective for the wide route: centred rows, weight decay 1 / n on the weights only.
+            X = X - X.mean(axis=0)
+            self.model = TiedTopK(X.shape[1], k, TOPK)
+            self.opt = torch.optim.Adam([{"params": [self.model.encoder.weight], "weight_decay": 1.0 / len(X)},
+                                         {"params": [self.model.encoder.bias, self.model.output_bias]}], lr=1e-3)
+        else:
+            self.model = raw_torch_model(hidden, k)
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.X = torch.from_numpy(X)
         self.bs = batch_size
         self.autocast = autocast
@@ -71,13 +99,18 @@ class RawLoop:
 
 
 class Skae:
-    def __init__(self, X, hidden, k, batch_size, precision="float32"):
+    def __init__(self, X, hidden, k, batch_size, precision="float32", topk=False):
         self.name = "skae" if precision == "float32" else "skae bf16"
         self.X = X
-        self.est = Autoencoder(
-            n_components=k, hidden_layer_sizes=hidden, batch_size=batch_size, random_state=0,
-            precision=precision,
-        )
+        if topk:
+            self.est = SparseAutoencoder(n_components=k, hidden_layer_sizes=hidden, sparsity="topk", k=TOPK,
+                                         tied_weights=True, conditioning="center", batch_size=batch_size,
+                                         random_state=0, precision=precision)
+        else:
+            self.est = Autoencoder(
+                n_components=k, hidden_layer_sizes=hidden, batch_size=batch_size, random_state=0,
+                precision=precision,
+            )
 
     def epoch(self):
         self.est.partial_fit(self.X)
@@ -116,13 +149,13 @@ class MLP:
         self.net.partial_fit(self.X, self.X)
 
 
-def time_epochs(X, hidden, k, batch_size, repeats, bf16=False, peers=True):
+def time_epochs(X, hidden, k, batch_size, repeats, bf16=False, peers=True, topk=False):
     """Epoch times (s) per contender: alternating, after one untimed warm-up epoch each."""
-    contenders = [RawLoop(X, hidden, k, batch_size), Skae(X, hidden, k, batch_size)]
+    contenders = [RawLoop(X, hidden, k, batch_size, topk=topk), Skae(X, hidden, k, batch_size, topk=topk)]
     if bf16:
-        contenders += [RawLoop(X, hidden, k, batch_size, autocast=True),
-                       Skae(X, hidden, k, batch_size, "bfloat16")]
-    if peers:
+        contenders += [RawLoop(X, hidden, k, batch_size, autocast=True, topk=topk),
+                       Skae(X, hidden, k, batch_size, "bfloat16", topk=topk)]
+    if peers and not topk:  # skorch and MLPRegressor have no top-k layer
         for cls in (Skorch, MLP):
             try:
                 contenders.append(cls(X, hidden, k, batch_size))
@@ -155,7 +188,8 @@ def main():
     for key, name, hidden, k, bs, target in CONFIGS:
         if args.only and args.only != key:
             continue
-        times = time_epochs(X, hidden, k, bs, args.repeats, bf16=args.bf16, peers=not args.no_peers)
+        times = time_epochs(X, hidden, k, bs, args.repeats, bf16=args.bf16, peers=not args.no_peers,
+                            topk=key == "widek")
         ref = np.median(times["raw torch fp32"])
         rows = []
         for cname, ctimes in times.items():
