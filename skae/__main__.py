@@ -21,7 +21,8 @@ same run on one split of the 8x8 digits (pixels divided by 16, 25 % of the image
    components and on the codes of part 1's autoencoder (fitted without labels: PCA on the training
    images, the autoencoder on them and their shifts); mean and sd over three label draws.
 
-A closing line per part says whether skae's row is ahead of or behind scikit-learn's best row. ``--plot FILE``
+A closing line per part says whether skae's row is ahead of, level with or behind scikit-learn's best row
+(level where the gap is within one sd of part 4's label draws). ``--plot FILE``
 saves one figure: noisy test images and their PCA and skae reconstructions (matplotlib is
 needed for it, not for skae). Figures measured by the benchmarks: ``benchmarks/RESULTS.md``.
 """
@@ -220,7 +221,7 @@ def _print_table(title, header, rows):
 
 
 def _verdict(rows, spread, skae_name, other, higher):
-    """"ahead", "level" or "behind": skae's row against ``other``; where the rows are means over draws
+    """skae's row against ``other``: "ahead", "level" or "behind". Where the rows are means over draws
     (``spread``: their sd), a gap of at most one sd of either is "level", as the benchmarks judge a win."""
     gap = rows[skae_name] - rows[other] if higher else rows[other] - rows[skae_name]
     if spread is not None and abs(gap) <= max(spread[skae_name], spread[other]):
