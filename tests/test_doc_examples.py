@@ -33,7 +33,8 @@ def _rst_blocks(text):
         while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > len(match[1])):
             body.append(lines[i])
             i += 1
-        body = [line for line in body if not re.match(r"^\s*:[\w-]+:", line)]  # the directive's options
+        while body and re.match(r"^\s*:[\w-]+:", body[0]):  # the directive's options come first
+            body.pop(0)
         blocks.append(textwrap.dedent("\n".join(body)).strip("\n"))
     return blocks
 
@@ -53,9 +54,7 @@ EXAMPLES = _examples()
 
 def _parse(block):
     # Some blocks are indented fragments (a loop body shown inside a bullet): dedent them first.
-    lines = block.splitlines()
-    indent = min((len(line) - len(line.lstrip()) for line in lines if line.strip()), default=0)
-    return ast.parse("\n".join(line[indent:] for line in lines))
+    return ast.parse(textwrap.dedent(block))
 
 
 def _parameters(cls):
