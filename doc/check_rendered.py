@@ -177,7 +177,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        super().do_GET()
+        try:
+            super().do_GET()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the browser closed the connection before the file was sent (e.g. it left the page)
 
     def log_request(self, code="-", size="-"):
         path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
