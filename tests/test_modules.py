@@ -445,7 +445,7 @@ def test_alpha_decays_what_a_users_network_declares(X, declare):
         est = skae.Autoencoder(module=DeclaredListNet if declare else ListNet, alpha=alpha,
                                learning_rate_init=0.05, **{**SMALL, "max_iter": 10})
         net = fit(est, X).module_.net
-        return [float(p.norm()) for p in net.matrices], float(net.shift.norm())
+        return [float(p.detach().norm()) for p in net.matrices], float(net.shift.detach().norm())
 
     (plain, plain_shift), (decayed, decayed_shift) = norms(0.0), norms(30.0)
     if declare:

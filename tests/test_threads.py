@@ -118,6 +118,7 @@ def test_training_flushes_subnormals_and_restores_the_callers_setting():
     assert float((torch.tensor([1e-39]) * 1.0).item()) != 0.0
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # one epoch, by design
 def test_pretraining_flushes_subnormals_too():
     from skae._threads import _flushing_denormals
 
