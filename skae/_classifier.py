@@ -20,12 +20,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseAutoencoder, _adam, _decayed_split, _seed_from
+from ._base import BaseAutoencoder, _seed_from
 from ._docstrings import engine_docs
 from ._ladder import LadderAutoencoder
 from ._objective import Objective
 from ._params import ENGINE_CONSTRAINTS, store_params
-from ._training import LabeledBatches, Loss, held_out_batches
+from ._training import LabeledBatches, Loss, _adam, _decayed_split, held_out_batches
 from .nn.classifier import ClassifierNetwork, CodeAsScores
 from .nn.layers import MLP
 
