@@ -3,6 +3,7 @@
 from functools import partial
 from numbers import Integral
 
+import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
@@ -170,6 +171,17 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         feature extractor: "sigmoid" gives bounded features in (0, 1) like an RBM's hidden units,
         a good choice for wide codes fed to a linear classifier; "tanh" is its zero-centred twin;
         "relu" gives non-negative, often sparse features. See the User Guide.
+    scale_codes : "auto" or bool, default="auto"
+        If True, :meth:`transform` divides the network's codes by their spread on the training
+        rows (the square root of their units' mean variance, ``code_scale_``), and
+        :meth:`inverse_transform` multiplies the codes it is given by it. A linear code comes in
+        whatever units training happened to leave it (the decoder would undo any rescaling of it);
+        this brings it to a spread of 1, where the regularisation of a model fitted on the codes (a
+        LogisticRegression's ``C``) means the same whatever the network. It is one factor for all
+        the units, so distances and directions among the codes keep their proportions, and
+        ``jacobian`` is in the same unit. False returns the network's codes as they are. "auto" is
+        True for a linear code (``code_activation="identity"``) and False for the others, whose
+        units mean something of their own (a sigmoid's probabilities in (0, 1)).
     output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
         otherwise.
@@ -200,6 +212,9 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     ----------
     module_ : torch.nn.Module
         The trained network, with ``encode`` and ``decode`` methods.
+    code_scale_ : float
+        The factor :meth:`transform` divides the network's codes by: their spread on the training
+        rows with ``scale_codes=True`` (those of the latest ``partial_fit`` call), else 1.0.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -237,11 +252,12 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     mean) and computes in standardised units: the encoder sees ``(x - mean) / scale`` and an
     identity output is mapped back to ``mean + scale * out``, starting at the data's mean (a sigmoid
     output starts at its logit). So the optimiser sees a well-conditioned problem whatever the
-    data's units, while codes, reconstructions, scores, ``jacobian`` and ``loss_curve_`` are in the
-    user's units. The statistics are buffers of ``module_`` (``module_.conditioning``): saved and
-    moved with it, and kept by ``warm_start`` and ``partial_fit``. The objective is the
-    reconstruction error relative to the data's mean variance (plus any penalty), and ``tol`` is
-    relative to it too, so that hyperparameters mean the same in any units.
+    data's units, while reconstructions, scores and ``loss_curve_`` are in the user's units (codes
+    and ``jacobian`` too, divided by ``code_scale_``). The statistics are buffers of ``module_``
+    (``module_.conditioning``): saved and moved with it, and kept by ``warm_start`` and
+    ``partial_fit``. The objective is the reconstruction error relative to the data's mean variance
+    (plus any penalty), and ``tol`` is relative to it too, so that hyperparameters mean the same in
+    any units.
 
     All computation is in float32; ``transform``, ``inverse_transform``, ``score_samples`` and
     ``jacobian`` return float32 arrays, computed in batches so that memory stays flat in the number of
@@ -269,12 +285,15 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     (1797, 64)
     """
 
-    _parameter_constraints: dict = {
+    # The parameters its subclasses share (DenoisingAutoencoder, ContractiveAutoencoder, the neighbour
+    # embedding); scale_codes is its own.
+    _family_constraints: dict = {
         **BaseAutoencoder._parameter_constraints,
         **_ModuleMixin._module_constraints,
         **_PretrainingMixin._pretraining_constraints,
         **network_constraints("code_activation"),
     }
+    _parameter_constraints: dict = {**_family_constraints, "scale_codes": ["boolean", StrOptions({"auto"})]}
 
     def __init__(
         self,
@@ -283,6 +302,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         hidden_layer_sizes=(128,),
         activation="relu",
         code_activation="identity",
+        scale_codes="auto",
         output_activation="auto",
         loss="mse",
         tied_weights=False,
@@ -314,3 +334,27 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
 
     def _build_module(self, n_features):
         return self._autoencoder_module(n_features, code_activation=self.code_activation)
+
+    def _after_training(self, X, incremental):
+        """``code_scale_``: the spread of the codes of the call's rows (their units' variances,
+        averaged, square-rooted).
+
+        Rows whose codes do not vary (one row; a collapsed network) keep the scale of the call
+        before (``partial_fit``), or 1.
+        """
+        super()._after_training(X, incremental)
+        if "scale_codes" not in self._get_param_names():
+            return  # a subclass without the parameter (DenoisingAutoencoder, ...) keeps its network's codes
+        before = getattr(self, "code_scale_", 1.0) if incremental else 1.0
+        self.code_scale_ = 1.0
+        scale = self.scale_codes
+        if scale == "auto":
+            scale = self.code_activation == "identity"
+        if not scale:
+            return
+        codes = self._apply(X, lambda m, xb: m.encode(xb), (self.n_components,), validated=True)
+        codes = codes.astype(np.float64)
+        mean = codes.mean(axis=0)
+        spread = float(np.sqrt(np.mean(np.square(codes - mean))))
+        floor = 10 * np.finfo(np.float32).eps * max(1.0, float(np.sqrt(np.mean(np.square(mean)))))
+        self.code_scale_ = spread if np.isfinite(spread) and spread > floor else before

@@ -76,7 +76,9 @@ class BaseAutoencoder(
       reconstruction error (VAE, ladder, classifier);
     - ``_on_first_fit(X)``: data-dependent state at initialisation (denoising, classifier);
     - ``_pretrain(rows, generator, device)``: before the first epoch (the four estimators with
-      ``pretraining``).
+      ``pretraining``);
+    - ``_after_training(X, incremental)``: state read from the trained network at the end of each
+      ``fit`` or ``partial_fit`` call (the Autoencoder's ``code_scale_``).
 
     Four more exist for the one estimator with targets, the semi-supervised classifier, so that it
     trains in this same loop: ``_validate_fit_data``, ``_batch_extension``, ``_validation_score``
@@ -341,9 +343,19 @@ class BaseAutoencoder(
             state = self._training_state(TrainingData(rows, targets, train_index, val_index), cpu_gen, autocast,
                                          incremental, started)
             with intra_op_threads(state.threads):  # this thread's count only: torch.set_num_threads is the user's
-                self._train(state)
+                stopped = self._train(state)
+            if not (incremental and stopped == "interrupted"):  # an interrupted call is undone whole
+                self._after_training(X, incremental)
         self._rng_state = cpu_gen.get_state()
         return self
+
+    def _after_training(self, X, incremental):
+        """Hook: state read from the trained network at the end of a ``fit`` or (``incremental``)
+        ``partial_fit`` call, X the call's validated rows."""
+
+    def _code_scale(self):
+        """The factor :meth:`transform` divides the network's codes by: ``code_scale_``, else 1."""
+        return getattr(self, "code_scale_", 1.0)
 
     def _initialize(self, X, cpu_gen, device, early_stopping):
         """First fit: the network, its conditioning, the unit of the objective and the counters."""
@@ -414,8 +426,9 @@ class BaseAutoencoder(
             if bar is not None:
                 bar.close()
 
-    def _apply(self, X, fn, n_out, validated=False):
-        """``fn(module, batch) -> tensor`` over X batch by batch; numpy float32 out, checked finite.
+    def _apply(self, X, fn, n_out, validated=False, scale=1.0):
+        """``fn(module, batch) -> tensor`` over X batch by batch, divided by ``scale``; numpy float32
+        out, checked finite.
 
         X is validated here unless ``validated`` (inverse_transform validates its codes itself).
         """
@@ -425,6 +438,8 @@ class BaseAutoencoder(
         out = np.empty((X.shape[0], *n_out), dtype=np.float32)
         for start, stop, xb in self._inference_batches(X):
             out[start:stop] = fn(self.module_, xb).float().cpu().numpy()
+        if scale != 1.0:
+            out /= np.float32(scale)
         return _check_finite_output(self, out, X)
 
     def _mean_score(self, module, rows, index):
@@ -457,7 +472,7 @@ class BaseAutoencoder(
         >>> codes.shape, codes.dtype
         ((100, 2), dtype('float32'))
         """
-        return self._apply(X, lambda m, xb: m.encode(xb), (self.n_components,))
+        return self._apply(X, lambda m, xb: m.encode(xb), (self.n_components,), scale=self._code_scale())
 
     def inverse_transform(self, X):
         """Decode codes back to the input space.
@@ -490,6 +505,9 @@ class BaseAutoencoder(
                 f"X has {Z.shape[1]} features, but {type(self).__name__}.inverse_transform is "
                 f"expecting {self.n_components} features (n_components) as input."
             )
+        scale = self._code_scale()
+        if scale != 1.0:
+            Z = Z * np.float32(scale)  # a copy: the user's codes stay as they are
         return self._apply(Z, lambda m, zb: m.decode(zb), (self.n_features_in_,), validated=True)
 
     def score_samples(self, X):

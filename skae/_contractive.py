@@ -197,7 +197,7 @@ class ContractiveAutoencoder(Autoencoder):
     """
 
     _parameter_constraints: dict = {
-        **Autoencoder._parameter_constraints,
+        **Autoencoder._family_constraints,
         "contraction_weight": [Interval(Real, 0, None, closed="left")],
         "contraction_estimator": [StrOptions({"auto", "exact", "stochastic"})],
         "n_projections": [Interval(Integral, 1, None, closed="left")],

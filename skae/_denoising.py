@@ -189,7 +189,7 @@ class DenoisingAutoencoder(Autoencoder):
     """
 
     _parameter_constraints: dict = {
-        **Autoencoder._parameter_constraints,
+        **Autoencoder._family_constraints,
         "noise": [StrOptions({"gaussian", "masking", "salt_and_pepper"})],
         "noise_level": [Interval(Real, 0, None, closed="left")],
     }

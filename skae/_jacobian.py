@@ -42,8 +42,10 @@ class JacobianMixin:
             return module.encode(x.unsqueeze(0)).squeeze(0)
 
         jac = torch.func.vmap(torch.func.jacrev(encode_one))
+        scale = self._code_scale()  # the codes' unit of transform
         for start, stop, xb in self._inference_batches(X, _JACOBIAN_BATCH, autograd=True):
-            yield start, stop, jac(xb)
+            J = jac(xb)
+            yield start, stop, J if scale == 1.0 else J / scale
 
     def jacobian(self, X):
         """The encoder's Jacobian ∂h/∂x at each sample.

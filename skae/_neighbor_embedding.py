@@ -242,7 +242,7 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
     """
 
     _parameter_constraints: dict = {
-        **Autoencoder._parameter_constraints,
+        **Autoencoder._family_constraints,
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "embedding_weight": [Interval(Real, 0, None, closed="left")],
         "embedding_loss": [StrOptions({"tsne", "umap"})],

@@ -278,7 +278,7 @@ class SparseAutoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         check_is_fitted(self)
         self._check_transform_k()
         k = int(self.transform_k)
-        return self._apply(X, lambda m, xb: m.encode(xb, k=k), (self.n_components,))
+        return self._apply(X, lambda m, xb: m.encode(xb, k=k), (self.n_components,), scale=self._code_scale())
 
     def _build_module(self, n_features):
         return self._autoencoder_module(

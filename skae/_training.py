@@ -274,7 +274,8 @@ class TrainingLoop:
         return state
 
     def _train(self, state):
-        """Epochs of shuffled mini-batches until one says stop, then ``_finish_training``."""
+        """Epochs of shuffled mini-batches until one says stop, then ``_finish_training``; returns
+        why training stopped (None: ``max_iter`` ran out)."""
         module, optimizer, schedule, data = state.module, state.optimizer, state.schedule, state.data
         device = next(module.parameters()).device
         stopped = None
@@ -323,6 +324,7 @@ class TrainingLoop:
             if state.epoch_bar is not None:
                 state.epoch_bar.close()
         self._finish_training(state, stopped)
+        return stopped
 
     def _end_epoch(self, state, batch_losses, out_of_time, epoch_start_time):
         """The epoch's loss and bookkeeping, and the stopping rule.

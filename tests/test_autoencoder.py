@@ -18,6 +18,7 @@ from sklearn.preprocessing import MinMaxScaler
 
 from skae import Autoencoder
 from skae._device import _bfloat16_supported
+from skae._integrity import DIGEST_KEY, seal
 
 # Most fits here run a few epochs on purpose; tests that assert a ConvergenceWarning (or its
 # absence) do so with pytest.warns or an "error" filter of their own, which override this one.
@@ -656,3 +657,80 @@ def test_tangent_space_rejects_bad_n_directions(digits, n_directions):
     est = small().fit(X[:50])
     with pytest.raises(ValueError, match=r"n_directions must be an integer in \[1, 4\]"):
         est.tangent_space(X[:2], n_directions=n_directions)
+
+
+def _spread(codes):
+    """The square root of the code units' mean variance."""
+    return float(np.sqrt(np.var(np.asarray(codes, dtype=np.float64), axis=0).mean()))
+
+
+def test_scale_codes_divides_the_linear_code_by_its_training_spread(digits):
+    """The same network with and without scale_codes: one factor apart in the codes and the
+    Jacobian, unit spread on the training rows, the same reconstructions."""
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scaled = small().fit(X)
+        raw = small(scale_codes=False).fit(X)
+    assert raw.code_scale_ == 1.0
+    assert scaled.code_scale_ == pytest.approx(_spread(raw.transform(X)), rel=1e-5)
+    assert abs(scaled.code_scale_ - 1.0) > 0.1  # the network's own units are not unit spread here
+    Z = scaled.transform(X)
+    assert _spread(Z) == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(Z * scaled.code_scale_, raw.transform(X), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scaled.inverse_transform(Z), raw.inverse_transform(raw.transform(X)), atol=1e-5)
+    np.testing.assert_allclose(
+        scaled.jacobian(X[:5]) * scaled.code_scale_, raw.jacobian(X[:5]), rtol=1e-4, atol=1e-6
+    )
+    Z_before = Z.copy()
+    scaled.inverse_transform(Z)
+    np.testing.assert_array_equal(Z, Z_before)  # the user's codes are not rescaled in place
+
+
+@pytest.mark.parametrize("code_activation, scaled", [("identity", True), ("sigmoid", False), ("relu", False)])
+def test_scale_codes_auto_scales_the_linear_code_only(digits, code_activation, scaled):
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = small(code_activation=code_activation, max_iter=2).fit(X)
+    assert (est.code_scale_ != 1.0) == scaled
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        forced = small(code_activation=code_activation, max_iter=2, scale_codes=True).fit(X)
+    assert _spread(forced.transform(X)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_scale_codes_partial_fit_reads_the_latest_call(digits):
+    """k partial_fit calls on X give fit's scale (max_iter=k); a call of one row keeps the scale
+    before it; a first call of one row leaves the codes in the network's units."""
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = small(max_iter=2, tol=0).fit(X)
+    est = small()
+    for _ in range(2):
+        est.partial_fit(X)
+    assert est.code_scale_ == pytest.approx(fitted.code_scale_, rel=1e-5)
+    assert est.code_scale_ == pytest.approx(_spread(est._apply(X, lambda m, xb: m.encode(xb), (4,))), rel=1e-5)
+    est.partial_fit(X[200:400])
+    assert est.code_scale_ == pytest.approx(_spread(est._apply(X[200:400], lambda m, xb: m.encode(xb), (4,))), rel=1e-5)
+    before = est.code_scale_
+    est.partial_fit(X[:1])
+    assert est.code_scale_ == before
+    assert small().partial_fit(X[:1]).code_scale_ == 1.0
+
+
+def test_scale_codes_a_pickle_from_before_keeps_the_network_units(digits):
+    """An Autoencoder pickled before scale_codes existed loads with its codes as they were."""
+    X, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = small(max_iter=2).fit(X)
+    raw = est.transform(X[:10]) * est.code_scale_
+    state = est.__getstate__()
+    state.pop(DIGEST_KEY)
+    del state["scale_codes"], state["code_scale_"]
+    state = seal(state)  # as the version before wrote it
+    old = Autoencoder.__new__(Autoencoder)
+    old.__setstate__(state)
+    np.testing.assert_allclose(old.transform(X[:10]), raw, rtol=1e-5, atol=1e-6)

@@ -35,7 +35,7 @@ from .._base import BaseAutoencoder
 from .._outlier import AutoencoderOutlierDetector
 from .._vae import VAE
 from ._converters import register_converters
-from ._export import _OPSET, _decode, _rename, _standalone, _unwrap
+from ._export import _OPSET, _decode_fn, _rename, _standalone, _unwrap
 
 __all__ = ["register_converters", "to_onnx", "to_onnx_decoder", "to_onnx_sampler"]
 
@@ -114,7 +114,7 @@ def to_onnx_decoder(estimator, dtype=np.float32):
         estimator = _unwrap(estimator.autoencoder_)
     if not isinstance(estimator, BaseAutoencoder):
         raise TypeError(f"to_onnx_decoder takes a fitted skae autoencoder, got {type(estimator).__name__}.")
-    model = _standalone(estimator, _decode, estimator.n_components, ["X_out"], "decode", dtype)
+    model = _standalone(estimator, _decode_fn(estimator), estimator.n_components, ["X_out"], "decode", dtype)
     _rename(model, {"X": "Z", "X_out": "X"})
     return model
 

@@ -169,19 +169,38 @@ def _encode(module, x):
 
 def _transform_fn(estimator):
     """The network path of ``estimator.transform``: the encoder, with a SparseAutoencoder's
-    ``transform_k`` units kept where it sets one."""
+    ``transform_k`` units kept where it sets one, its codes divided by ``code_scale_``."""
     k = getattr(estimator, "transform_k", None)
-    if getattr(estimator, "sparsity", None) != "topk" or k is None:
-        return _encode
+    encode = _encode
+    if getattr(estimator, "sparsity", None) == "topk" and k is not None:
 
-    def encode(module, x):
-        return module.encode(x, k=k)
+        def encode(module, x):
+            return module.encode(x, k=k)
 
-    return encode
+    scale = estimator._code_scale()
+    if scale == 1.0:
+        return encode
+
+    def scaled(module, x):
+        return encode(module, x) / scale
+
+    return scaled
 
 
 def _decode(module, z):
     return module.decode(z)
+
+
+def _decode_fn(estimator):
+    """The network path of ``estimator.inverse_transform``: codes times ``code_scale_``, decoded."""
+    scale = estimator._code_scale()
+    if scale == 1.0:
+        return _decode
+
+    def decode(module, z):
+        return module.decode(z * scale)
+
+    return decode
 
 
 def _classify(module, x):
@@ -204,14 +223,15 @@ def _detector_fn(detector):
         precision = torch.as_tensor(detector.code_precision_, **as64)
         error_offset = float(detector.error_offset_)
         scales = [float(s) for s in detector.score_scales_]
+        encode, decode = _transform_fn(ae), _decode_fn(ae)
 
     def fn(module, x):
         error = -score(module, x).double()
         if detector.code_distance:
-            code = module.encode(x)
+            code = encode(module, x)
             centred = code.double() - code_mean
             distance = ((centred @ precision) * centred).sum(dim=1)
-            spread = (module.decode(code).double() - mean).square().sum(dim=1)
+            spread = (decode(module, code).double() - mean).square().sum(dim=1)
             scores = -((error - error_offset) / scales[0] + distance / scales[1] + spread / scales[2])
         else:
             scores = -error
