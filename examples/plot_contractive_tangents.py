@@ -39,7 +39,9 @@ arch = dict(
     random_state=0,
 )
 cae = ContractiveAutoencoder(contraction_weight=0.1, **arch).fit(X)
-plain = Autoencoder(**arch).fit(X)
+# scale_codes=False: the plain code in its network's own units, as the
+# contractive one's, so that the two Jacobians' norms compare.
+plain = Autoencoder(scale_codes=False, **arch).fit(X)
 models = {"ContractiveAutoencoder": cae, "Autoencoder": plain}
 for name, model in models.items():
     _, sigma = model.tangent_space(X)

@@ -77,7 +77,9 @@ def test_a_linear_encoder_reads_the_input_as_conditioned(conditioning):
     # "standard" divides by the std, raised for near-constant pixels: the scale the network keeps.
     divide = ae.module_.conditioning.scale.numpy() if conditioning == "standard" else 1.0
     expected = ((X - shift) / divide) @ W.T + b
-    np.testing.assert_allclose(ae.transform(X), expected, rtol=1e-4, atol=1e-4)
+    # transform divides the network's linear code by its spread on the training rows (scale_codes).
+    assert ae.code_scale_ == pytest.approx(np.sqrt(expected.var(axis=0).mean()), rel=1e-4)
+    np.testing.assert_allclose(ae.transform(X), expected / ae.code_scale_, rtol=1e-4, atol=1e-4)
 
 
 def test_none_finds_pcas_subspace_on_centred_data():
