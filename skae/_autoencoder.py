@@ -181,7 +181,8 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         the units, so distances and directions among the codes keep their proportions, and
         ``jacobian`` is in the same unit. False returns the network's codes as they are. "auto" is
         True for a linear code (``code_activation="identity"``) and False for the others, whose
-        units mean something of their own (a sigmoid's probabilities in (0, 1)).
+        units mean something of their own (a sigmoid's probabilities in (0, 1)). The spread costs
+        one more forward pass over the rows at the end of each ``fit`` or ``partial_fit`` call.
     output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
         otherwise.
