@@ -344,8 +344,9 @@ class BaseAutoencoder(
                                          incremental, started)
             with intra_op_threads(state.threads):  # this thread's count only: torch.set_num_threads is the user's
                 stopped = self._train(state)
-            if not (incremental and stopped == "interrupted"):  # an interrupted call is undone whole
-                self._after_training(X, incremental)
+        # Outside the flush: the hook reads the network as transform does, tiny (subnormal) rows included.
+        if not (incremental and stopped == "interrupted"):  # an interrupted call is undone whole
+            self._after_training(X, incremental)
         self._rng_state = cpu_gen.get_state()
         return self
 
