@@ -36,6 +36,14 @@ ENGINE_ESTIMATORS = [
 ]
 ALL_ESTIMATORS = [*ENGINE_ESTIMATORS, skae.AutoencoderOutlierDetector]
 
+
+def test_the_tables_cover_every_estimator():
+    # A new estimator must join the lists above, or the table checks below would pass it by.
+    import _reliability
+
+    assert set(ENGINE_ESTIMATORS) == set(_reliability.ENGINE_ESTIMATORS)
+    assert set(ALL_ESTIMATORS) == set(_reliability.ESTIMATORS)
+
 # Engine parameters whose docstring entry says something the shared text cannot (what the
 # estimator stops on, what else the seed draws, ...). Any other entry must be the shared text.
 OWN_DOC_TEXT = {

@@ -235,5 +235,5 @@ def test_refuses_a_user_module(X):
 
 @pytest.mark.parametrize("params", [{"pretraining": "rbm"}, {"pretraining_max_iter": 0}])
 def test_invalid_parameters(X, params):
-    with pytest.raises(InvalidParameterError):
+    with pytest.raises(InvalidParameterError, match=next(iter(params))):
         Autoencoder(4, **params).fit(X)
