@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from sklearn.datasets import load_digits, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -150,9 +151,18 @@ def test_transform_is_the_clean_code_of_the_trained_encoder(digits):
     ).fit(X_train, y_semi)
     codes = clf.transform(X_test)
     assert codes.shape == (len(X_test), 6)
-    # Deterministic (eval mode: dropout off) and the head's input.
-    np.testing.assert_array_equal(codes, clf.transform(X_test))
-    np.testing.assert_array_equal(clf.predict_proba(X_test), clf.predict_proba(X_test))
+    module = clf.module_
+    x = torch.as_tensor(X_test, dtype=torch.float32)
+    with torch.inference_mode():
+        module.train()  # dropout on: a noisy code, which transform must not return
+        noisy = module.encode(x).numpy()
+        module.eval()
+        clean = module.encode(x)
+        proba = torch.softmax(module.head(clean).double(), dim=1).numpy()
+    assert not np.allclose(codes, noisy, atol=1e-3)
+    np.testing.assert_allclose(codes, clean.numpy(), rtol=1e-5, atol=1e-6)
+    # The clean code is the head's input.
+    np.testing.assert_allclose(clf.predict_proba(X_test), proba, rtol=1e-5, atol=1e-6)
     assert list(clf.get_feature_names_out()) == [f"autoencoderclassifier{i}" for i in range(6)]
 
 
@@ -205,15 +215,26 @@ def test_warm_start_continues(digits):
     X_train, _, y_train, _ = digits
     y_semi, _ = few_labels(y_train, 5, 0)
     clf = small(warm_start=True, max_iter=2).fit(X_train, y_semi)
+    first = clf.predict_proba(X_train[:20])
     clf.fit(X_train, y_semi)
     assert len(clf.loss_curve_) == 4
+    # The second fit went on from the first's weights: its loss starts below the first fit's start.
+    assert clf.loss_curve_[2] < clf.loss_curve_[0]
+    assert not np.array_equal(clf.predict_proba(X_train[:20]), first)
+    cold = clf.set_params(warm_start=False).fit(X_train, y_semi)
+    assert len(cold.loss_curve_) == 2
 
 
 def test_early_stopping_scores_held_out_labeled_rows(digits):
     X_train, _, y_train, _ = digits
     clf = small(early_stopping=True, max_iter=4).fit(X_train, y_train)
     assert len(clf.validation_scores_) == 4
+    # Every row is labeled here: each score is the accuracy on the held-out rows, a count of them.
+    n_val = round(clf.validation_fraction * len(X_train))
+    counts = np.asarray(clf.validation_scores_) * n_val
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)
     assert all(0.0 <= s <= 1.0 for s in clf.validation_scores_)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
 def test_pickle_roundtrip(digits):
@@ -283,3 +304,35 @@ def test_error_bce_autoencoder_needs_unit_range():
     X = np.random.rand(10, 3) * 5
     with pytest.raises(ValueError, match=r"X in \[0, 1\]"):
         AutoencoderClassifier(Autoencoder(loss="bce")).fit(X, np.array([0, 1] * 5))
+
+
+def test_error_code_as_class_scores_needs_one_unit_per_class():
+    X, y = np.random.RandomState(0).rand(12, 3), np.array([0, 1, 2] * 4)
+    with pytest.raises(ValueError, match=r"n_components \(4\) must equal the number of classes \(3\)"):
+        small(classifier_hidden_layer_sizes=None).fit(X, y)
+    # One unit per class: the code is the class scores, with no head between.
+    clf = small(autoencoder=Autoencoder(n_components=3, hidden_layer_sizes=(8,)), classifier_hidden_layer_sizes=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    codes = torch.as_tensor(clf.transform(X), dtype=torch.float64)
+    np.testing.assert_allclose(clf.predict_proba(X), torch.softmax(codes, dim=1).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_head_of_explicit_hidden_sizes():
+    X, y = np.random.RandomState(0).rand(30, 3), np.array([0, 1, 2] * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = small(classifier_hidden_layer_sizes=(7, 5)).fit(X, y)
+    widths = [p.shape for p in clf.module_.head.parameters() if p.dim() == 2]
+    assert widths == [(7, 4), (5, 7), (3, 5)]  # code (4) -> 7 -> 5 -> 3 classes
+
+
+def test_error_partial_fit_with_other_classes():
+    X, y = np.random.RandomState(0).rand(12, 3), np.array([0, 1, 2] * 4)
+    clf = small()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match=r"is not the same as on last call to partial_fit"):
+        clf.partial_fit(X, y, classes=[0, 1, 2, 3])

@@ -92,6 +92,15 @@ def test_denoising_weights_select_the_layers_and_are_validated(digits):
     kw = dict(n_components=10, hidden_layer_sizes=(32,), max_iter=3, random_state=0)
     gamma = fit_quiet(LadderAutoencoder(denoising_weights=[0, 0, 1], **kw), digits)
     assert np.isfinite(gamma.loss_curve_).all()
+    # The weights pick the layers' costs: the Γ-model's score is minus its code layer's cost alone,
+    # and weights on the input alone score the input's cost.
+    inputs = fit_quiet(LadderAutoencoder(denoising_weights=[2, 0, 0], **kw), digits)
+    for model, layer, weight in ((gamma, 2, 1.0), (inputs, 0, 2.0)):
+        model.module_.eval()
+        with torch.no_grad():
+            costs, _ = model.module_.denoising_costs(torch.as_tensor(digits[:50], dtype=torch.float32), 0.0, None)
+        expected = -weight * costs[layer].numpy()
+        np.testing.assert_allclose(model.score_samples(digits[:50]), expected, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match=r"denoising_weights must hold 3 non-negative numbers"):
         LadderAutoencoder(denoising_weights=[1, 1], **kw).fit(digits)
     with pytest.raises(ValueError, match=r"non-negative"):

@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import MinMaxScaler
 
-from skae import SparseAutoencoder
+from skae import Autoencoder, SparseAutoencoder
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,12 @@ def test_k_equal_to_n_components_is_the_plain_linear_code(digits):
         digits[:50]
     )
     assert (H != 0).all()
+    # Keeping every unit is no constraint: the plain Autoencoder's network, trained the same way.
+    plain = Autoencoder(n_components=4, hidden_layer_sizes=(), max_iter=2, learning_rate_init=1e-2,
+                        scale_codes=False, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        np.testing.assert_array_equal(H, plain.fit(digits[:300]).transform(digits[:50]))
 
 
 @pytest.mark.parametrize("sparsity", ["l1", "kl", "topk"])
