@@ -94,6 +94,10 @@ def test_noise_level_auto_and_explicit(digits):
     explicit = small(noise_level=1.5).fit(X[:300]).transform(X)
     assert np.array_equal(auto, explicit)
     assert not np.array_equal(auto, small(noise_level=0.0).fit(X[:300]).transform(X))
+    # With sigmoid bits, "auto" is Salakhutdinov & Hinton's 4 logits.
+    auto = small(binarization="sigmoid").fit(X[:300]).transform(X)
+    assert np.array_equal(auto, small(binarization="sigmoid", noise_level=4.0).fit(X[:300]).transform(X))
+    assert not np.array_equal(auto, small(binarization="sigmoid", noise_level=1.5).fit(X[:300]).transform(X))
 
 
 def test_learned_codes_beat_random_hyperplanes(digits):

@@ -145,6 +145,23 @@ def test_umap_curve_matches_umaps_constants():
     assert a == pytest.approx(1.577, abs=0.01) and b == pytest.approx(0.895, abs=0.01)
 
 
+@pytest.mark.parametrize("min_dist", [0.0, 0.1, 0.5, 0.99])
+def test_umap_curve_is_the_least_squares_fit_of_its_target(min_dist):
+    # 1 / (1 + a d^(2b)) fitted to 1 below min_dist and exp(-(d - min_dist)) above: close to it, and
+    # no nearby (a, b) fits better.
+    d = np.linspace(0, 3, 300)
+    target = np.where(d < min_dist, 1.0, np.exp(-(d - min_dist)))
+
+    def error(a, b):
+        return float(np.square(1 / (1 + a * d ** (2 * b)) - target).sum())
+
+    a, b = umap_curve(min_dist)
+    assert np.abs(1 / (1 + a * d ** (2 * b)) - target).max() < 0.11
+    best = error(a, b)
+    for da, db in [(1.01, 1), (0.99, 1), (1, 1.01), (1, 0.99)]:
+        assert error(a * da, b * db) > best
+
+
 def test_cross_entropy_against_the_formula():
     gen = torch.Generator().manual_seed(0)
     head, tail = torch.randn(7, 2, generator=gen), torch.randn(7, 2, generator=gen)
@@ -239,6 +256,19 @@ def test_the_map_keeps_neighbours_better_than_the_plain_autoencoder(blobs, embed
     plain_tw = trustworthiness(X_test, plain.transform(X_test), n_neighbors=5)
     assert ours_tw > plain_tw
     assert ours_tw > 0.9
+
+
+def test_min_dist_and_negative_samples_shape_the_umap_term_only(blobs):
+    X, X_test = blobs[0], blobs[2]
+
+    def fitted(**kw):
+        return NeighborEmbeddingAutoencoder(n_neighbors=10, **FAST, **kw).fit(X).transform(X_test)
+
+    umap = fitted(embedding_loss="umap")
+    assert not np.array_equal(umap, fitted(embedding_loss="umap", min_dist=0.5))
+    assert not np.array_equal(umap, fitted(embedding_loss="umap", negative_sample_rate=2))
+    tsne = fitted(embedding_loss="tsne")
+    np.testing.assert_array_equal(tsne, fitted(embedding_loss="tsne", min_dist=0.5, negative_sample_rate=2))
 
 
 def test_decodes_and_scores(blobs):
