@@ -185,7 +185,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         one more forward pass over the rows at the end of each ``fit`` or ``partial_fit`` call.
     output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
-        otherwise.
+        otherwise; ``loss="bce"`` needs "sigmoid" (its reconstructions are probabilities).
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss. "bce" (binary cross-entropy) needs X in [0, 1].
     tied_weights : bool, default=False

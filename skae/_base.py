@@ -194,6 +194,11 @@ class BaseAutoencoder(
     def _check_params(self, X):
         """Checks that involve several parameters or the data; called at every fit."""
         if self.loss == "bce":
+            if self._output_activation() != "sigmoid":
+                raise ValueError(
+                    f"loss='bce' scores reconstructions as probabilities, so it needs "
+                    f"output_activation='sigmoid' (or 'auto'), got {self.output_activation!r}."
+                )
             data = X.data if sp.issparse(X) else X
             if data.size and (data.min() < 0 or data.max() > 1):
                 raise ValueError(

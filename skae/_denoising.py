@@ -68,7 +68,7 @@ class DenoisingAutoencoder(Autoencoder):
         "relu" gives non-negative, often sparse features. See the User Guide.
     output_activation : {"auto", "identity", "sigmoid"}, default="auto"
         Activation of the reconstruction. "auto" is "sigmoid" for ``loss="bce"`` and "identity"
-        otherwise.
+        otherwise; ``loss="bce"`` needs "sigmoid" (its reconstructions are probabilities).
     loss : {"mse", "bce"}, default="mse"
         Reconstruction loss. "bce" (binary cross-entropy) needs X in [0, 1].
     tied_weights : bool, default=False

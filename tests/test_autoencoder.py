@@ -16,7 +16,13 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
-from skae import Autoencoder
+from skae import (
+    Autoencoder,
+    ContractiveAutoencoder,
+    DenoisingAutoencoder,
+    HashingAutoencoder,
+    SparseAutoencoder,
+)
 from skae._device import _bfloat16_supported
 from skae._integrity import DIGEST_KEY, seal
 
@@ -584,6 +590,15 @@ def test_bad_input_errors(bad, match):
 def test_bce_outside_unit_interval_names_remedy():
     with pytest.raises(ValueError, match="MinMaxScaler"):
         small(loss="bce").fit(np.array([[0.0, 2.0], [1.0, 0.5]]))
+
+
+@pytest.mark.parametrize("cls", [Autoencoder, SparseAutoencoder, DenoisingAutoencoder, ContractiveAutoencoder,
+                                 HashingAutoencoder])
+def test_bce_needs_the_sigmoid_output(cls):
+    # A linear reconstruction is no probability: the cross-entropy would be clamped where it leaves
+    # (0, 1), and those outputs would get no gradient.
+    with pytest.raises(ValueError, match=r"needs output_activation='sigmoid' \(or 'auto'\), got 'identity'"):
+        cls(loss="bce", output_activation="identity", max_iter=1).fit(np.array([[0.0, 1.0], [1.0, 0.5]] * 4))
 
 
 @pytest.mark.parametrize(
