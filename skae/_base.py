@@ -383,7 +383,8 @@ class BaseAutoencoder(
         # tol are in the user's units.
         self._loss_scale = self._reference_loss(var)
         self.module_ = module.to(device)
-        self._optimizer = None
+        # A new optimizer, the one of an unpickled model (its saved state) included.
+        self._optimizer = self._optimizer_state = None
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -397,7 +398,7 @@ class BaseAutoencoder(
         self.module_.to(device)
         if not incremental:
             # warm_start: keep the weights, restart the optimizer and the stopping criteria.
-            self._optimizer = None
+            self._optimizer = self._optimizer_state = None
             self.loss_curve_ = list(self.loss_curve_)
             self._no_improvement_count = 0
             if early_stopping:

@@ -1,5 +1,6 @@
 """Persistence of every public estimator: pickle, joblib, skops, other devices, other skae versions."""
 
+import copy
 import gzip
 import io
 import json
@@ -81,6 +82,21 @@ def test_training_resumes_identically_after_a_roundtrip(cls, fitted):
     b = _roundtrip_pickle(b)
     fit(b, X, y, method="partial_fit")
     assert_identical(outputs(a, X, y), outputs(b, X, y))
+
+
+@pytest.mark.parametrize("cls", [skae.Autoencoder, skae.AutoencoderClassifier], ids=["Autoencoder", "Classifier"])
+def test_a_fit_after_a_roundtrip_starts_a_new_optimizer(cls):
+    # An unpickled model holds its optimizer's state for a later partial_fit; a fit (cold, or warm
+    # with warm_start) starts a new optimizer, as it does in memory. With another network the old
+    # state's moments did not even fit its shapes.
+    X, y = data()
+    est = fit(make(cls), X, y)
+    assert_identical(outputs(fit(_roundtrip_pickle(est), X, y), X), outputs(fit(make(cls), X, y), X))
+    wide = {"hidden_layer_sizes": (9,)} if cls is skae.Autoencoder else {"classifier_hidden_layer_sizes": (9,)}
+    again = fit(_roundtrip_pickle(est).set_params(**wide), X, y)
+    assert_identical(outputs(again, X), outputs(fit(make(cls, **wide), X, y), X))
+    in_memory = fit(copy.deepcopy(est).set_params(warm_start=True), X, y)
+    assert_identical(outputs(fit(_roundtrip_pickle(est).set_params(warm_start=True), X, y), X), outputs(in_memory, X))
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=IDS)
