@@ -9,7 +9,6 @@ from torch import nn
 
 from ._base import BaseAutoencoder, _check_precision
 from ._docstrings import engine_docs
-from ._losses import mean_reconstruction_loss
 from ._params import network_constraints, store_params, weight_decay
 from ._pretraining import pretrain_autoencoder
 from .nn.autoencoder import AutoencoderModule, UserModule
@@ -119,7 +118,7 @@ class _PretrainingMixin:
         if self.pretraining is None:
             return
         def loss_fn(pre, x):
-            return mean_reconstruction_loss(pre, x, self.loss, self._output_activation()) / self._loss_scale
+            return self._reconstruction(pre, x)
 
         curves = pretrain_autoencoder(
             self.module_,

@@ -39,6 +39,9 @@ __all__ = ["BaseAutoencoder"]
 # With verbose, inference passes of at least this many batches (transform, score_samples, the VAE's
 # log_likelihood on large X) show a progress bar.
 _PROGRESS_MIN_BATCHES = 2
+# Mean variances between which the reconstruction's squared errors stay well inside float32's normal
+# range; data outside it is compared in units of its own spread (see _reconstruction).
+_FLOAT32_SQUARES = (1e-30, 1e30)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -135,8 +138,14 @@ class BaseAutoencoder(
         The objective, and the weight of any penalty added to it, then does not depend on the data's
         units (see :meth:`_reference_loss`).
         """
+        scale = self._loss_scale
+        if not _FLOAT32_SQUARES[0] < scale < _FLOAT32_SQUARES[1] and scale != 1.0:
+            # Data in units whose squares leave float32's range (a spread of 1e-19 or 1e19):
+            # compared in units of its spread, the same ratio with squares of order 1.
+            unit = scale**-0.5
+            preactivation, X, scale = preactivation * unit, X * unit, 1.0
         loss = mean_reconstruction_loss(preactivation, X, self.loss, self._output_activation())
-        return loss if self._loss_scale == 1.0 else loss / self._loss_scale
+        return loss if scale == 1.0 else loss / scale
 
     def _batch_extension(self, targets, train_index, n_train):
         """Rows to append to every training step of a fit, or None (here: None).

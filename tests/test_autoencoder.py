@@ -587,6 +587,18 @@ def test_bad_input_errors(bad, match):
         small().fit(bad)
 
 
+@pytest.mark.parametrize("unit", [1e-19, 1e19])
+def test_training_is_the_same_in_units_whose_squares_leave_float32(digits, unit):
+    # Squared errors of 1e-19 or 1e19 would underflow or overflow float32 (before: no epoch trained,
+    # "diverged"); the objective is relative to the data's spread, so the model is the same.
+    X = digits[0][:200].astype(np.float64)
+    plain = small(max_iter=3).fit(X)
+    scaled = small(max_iter=3).fit(X * unit)
+    assert scaled.n_iter_ == 3
+    np.testing.assert_allclose(scaled.transform(X[:20] * unit), plain.transform(X[:20]), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(np.array(scaled.loss_curve_) / unit**2, plain.loss_curve_, rtol=1e-3)
+
+
 def test_bce_outside_unit_interval_names_remedy():
     with pytest.raises(ValueError, match="MinMaxScaler"):
         small(loss="bce").fit(np.array([[0.0, 2.0], [1.0, 0.5]]))
