@@ -15,7 +15,8 @@ ENGINE_PARAMETER_DOCS = {
 alpha : float or "auto", default=0.0
     Strength of the L2 penalty on the weights (as weight decay in Adam). "auto" is
     ``1 / n_samples``, the rows trained on (by ``partial_fit``: the call's rows): a penalty
-    that fades as the data grows, as a fixed prior on the weights does.""",
+    that fades as the data grows, as a fixed prior on the weights does. A value set between
+    ``partial_fit`` calls applies from the next call.""",
     "batch_size": """\
 batch_size : int or "auto", default="auto"
     Mini-batch size; "auto" is ``n_samples // 32`` clipped to [16, 256] (and to n_samples):

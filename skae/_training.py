@@ -232,6 +232,8 @@ class TrainingLoop:
             self._optimizer = self._new_optimizer(module)
             if getattr(self, "_optimizer_state", None) is not None:
                 self._optimizer.load_state_dict(self._optimizer_state)
+        else:
+            self._optimizer = _with_current_alpha(self._optimizer, self._new_optimizer(module))
         self._optimizer_state = None
         # set_params(learning_rate_init=...) between partial_fit calls takes effect (e.g. a decay).
         for group in self._optimizer.param_groups:
@@ -477,6 +479,24 @@ def _decayed_split(module):
     for name, param in module.named_parameters():
         (decay if name.endswith("weight") or id(param) in declared else rest).append(param)
     return decay, rest
+
+
+def _decay_groups(optimizer):
+    """What ``alpha`` decays in ``optimizer``: each group's alpha (None: none) and parameters."""
+    return [(group.get("alpha"), [id(p) for p in group["params"]]) for group in optimizer.param_groups]
+
+
+def _with_current_alpha(optimizer, fresh):
+    """``optimizer``, or where ``fresh`` (built from the current parameters) decays other weights by
+    another alpha (``set_params(alpha=...)`` between ``partial_fit`` calls), ``fresh`` with the
+    moments of ``optimizer``: as scikit-learn's ``partial_fit`` reads ``alpha`` at every call."""
+    if _decay_groups(fresh) == _decay_groups(optimizer):
+        return optimizer
+    for group in fresh.param_groups:
+        for p in group["params"]:
+            if p in optimizer.state:
+                fresh.state[p] = optimizer.state[p]
+    return fresh
 
 
 def _adam(params, lr):

@@ -662,6 +662,29 @@ def test_learning_rate_change_applies_to_partial_fit(digits):
     assert np.abs(est.transform(X[:20]) - before).max() > 1e-3
 
 
+@pytest.mark.parametrize("before, after", [(0.0, 1.0), (1.0, 0.0)])
+def test_alpha_change_applies_to_partial_fit(digits, before, after):
+    """set_params(alpha=...) between partial_fit calls decays the weights from the next call on (as
+    MLPRegressor.partial_fit reads alpha at every call), the optimizer's moments kept."""
+    X, _ = digits
+
+    def weights_norm(est):
+        return sum(float(p.detach().square().sum()) for p in est.module_.encoder.parameters() if p.dim() == 2)
+
+    switched, kept = small(alpha=before).partial_fit(X), small(alpha=before).partial_fit(X)
+    switched.set_params(alpha=after)
+    for _ in range(8):
+        switched.partial_fit(X)
+        kept.partial_fit(X)
+    heavier, lighter = (switched, kept) if after > before else (kept, switched)
+    assert weights_norm(heavier) < 0.5 * weights_norm(lighter)
+    # No change, no new optimizer: the same steps as without the set_params call.
+    same = small(alpha=before).partial_fit(X).set_params(alpha=before)
+    for _ in range(8):
+        same.partial_fit(X)
+    np.testing.assert_array_equal(same.transform(X[:20]), kept.transform(X[:20]))
+
+
 def test_tangent_space_is_the_svd_of_the_standardised_jacobian(digits):
     X, _ = digits
     est = small(activation="tanh", hidden_layer_sizes=(16, 8)).fit(X[:200])
