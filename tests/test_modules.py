@@ -125,9 +125,11 @@ def test_conv_module_reads_rows_in_numpy_order():
     jacobian = torch.autograd.functional.jacobian(net.encode, inputs)  # (8, K, 8, n_features)
     seen = torch.stack([jacobian[i, :, i] for i in range(8)]).ne(0).any(dim=(0, 1))
     assert np.array_equal(seen.numpy(), used.ravel())
+    # The decoder: the used pixels vary with the code, the others are the output bias alone (OR over
+    # several codes, seeded: two draws left a used pixel unchanged for 8 % of seeds, every ReLU off).
     with torch.no_grad():
-        a, b = net.decode(torch.randn(2, 2))
-    assert np.array_equal((a != b).numpy(), used.ravel())  # elsewhere: the output bias alone
+        out = net.decode(torch.randn(8, 2, generator=torch.Generator().manual_seed(0)))
+    assert np.array_equal((out != out[0]).any(dim=0).numpy(), used.ravel())
 
 
 @pytest.mark.parametrize(
