@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from ._data import _INFERENCE_BATCH, _check_finite_output, _feature_statistics, _Rows
 from ._device import _check_precision, _resolve_device, _seed_from
 from ._jacobian import JacobianMixin
-from ._losses import mean_reconstruction_loss, reconstruction_loss
+from ._losses import _FLOAT32_SQUARES, mean_reconstruction_loss, reconstruction_loss
 from ._params import ENGINE_CONSTRAINTS, network_constraints, store_params
 from ._persistence import PersistenceMixin
 from ._progress import Progress
@@ -39,9 +39,6 @@ __all__ = ["BaseAutoencoder"]
 # With verbose, inference passes of at least this many batches (transform, score_samples, the VAE's
 # log_likelihood on large X) show a progress bar.
 _PROGRESS_MIN_BATCHES = 2
-# Mean variances between which the reconstruction's squared errors stay well inside float32's normal
-# range; data outside it is compared in units of its own spread (see _reconstruction).
-_FLOAT32_SQUARES = (1e-30, 1e30)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -331,6 +328,8 @@ class BaseAutoencoder(
     def _fit(self, X, y, incremental, classes=None):
         started = clock()  # max_time counts from here: validation and pretraining included
         first = not hasattr(self, "module_") or not (incremental or self.warm_start)
+        if not first:  # before any check that adjusts the network (a SparseAutoencoder's new k)
+            self._check_network()
         X, targets = self._validate_fit_data(X, y, reset=first, incremental=incremental, classes=classes)
         self._check_params(X)
         device = _resolve_device(self.device)
@@ -392,6 +391,7 @@ class BaseAutoencoder(
         # tol are in the user's units.
         self._loss_scale = self._reference_loss(var)
         self.module_ = module.to(device)
+        self._built_architecture = self._architecture()
         # A new optimizer, the one of an unpickled model (its saved state) included.
         self._optimizer = self._optimizer_state = None
         self.n_iter_ = 0
@@ -424,6 +424,7 @@ class BaseAutoencoder(
         the Jacobian's functional transforms), and, with ``verbose``, a progress bar counts the
         batches of a large X. Memory stays bounded by the batch, whatever n_samples is.
         """
+        self._check_network()
         rows = _Rows(X)
         device = self._module_device()
         n_batches = math.ceil(rows.n / batch_size)
@@ -513,7 +514,7 @@ class BaseAutoencoder(
         >>> ae.inverse_transform(ae.transform(X[:3])).shape
         (3, 8)
         """
-        check_is_fitted(self)
+        self._check_network()
         with np.errstate(over="ignore", invalid="ignore"):
             Z = check_array(X, dtype=np.float32, order="C", input_name="X")
         if Z.shape[1] != self.n_components:

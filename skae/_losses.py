@@ -10,6 +10,9 @@ import torch.nn.functional as F
 __all__ = ["reconstruction_loss", "mean_reconstruction_loss"]
 
 _EPS = 1e-7
+# Mean variances between which the reconstruction's squared errors stay well inside float32's normal
+# range; data outside it is compared in units of its own spread (BaseAutoencoder._reconstruction).
+_FLOAT32_SQUARES = (1e-30, 1e30)
 
 
 def reconstruction_loss(preactivation, target, loss="mse", output_activation="identity"):

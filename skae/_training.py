@@ -12,9 +12,11 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
+from numbers import Integral
 
 import torch
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.validation import check_is_fitted
 
 from ._data import _INFERENCE_BATCH, _Rows
 from ._params import weight_decay
@@ -23,6 +25,18 @@ from ._schedule import StepSchedule
 from ._threads import step_threads
 
 __all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "batch_starts", "held_out_batches"]
+
+
+# The parameters that shape a network: a network built with some values cannot run with others.
+_ARCHITECTURE = ("n_components", "hidden_layer_sizes", "classifier_hidden_layer_sizes", "tied_weights", "module",
+                 "module_params")
+
+
+def _canonical(name, value):
+    """A value as compared: layer sizes as a tuple whatever the sequence, an int as one layer."""
+    if name.endswith("layer_sizes") and isinstance(value, Integral) and not isinstance(value, bool):
+        return (int(value),)
+    return tuple(value) if isinstance(value, list | tuple) else value
 
 
 @dataclass
@@ -212,15 +226,42 @@ class TrainingLoop:
     # epoch then joins the one before it (see batch_starts).
     _merge_small_last_batch = False
 
+    def _architecture(self):
+        """``{name: value}`` of the parameters that shape the network (layer sizes as tuples)."""
+        return {name: _canonical(name, getattr(self, name)) for name in _ARCHITECTURE
+                if name in self._parameter_constraints}
+
+    def _check_network(self):
+        """``check_is_fitted``, and a clear error where the parameters that shape the network changed
+        since it was built (``set_params(n_components=...)`` on a fitted estimator): its outputs, a
+        ``partial_fit`` and a ``warm_start`` fit need the network it has."""
+        check_is_fitted(self)
+        built = getattr(self, "_built_architecture", None)  # None: pickled before it was recorded
+        now = self._architecture() if built else {}
+        changed = [name for name in built or () if repr(now.get(name)) != repr(built[name])]
+        if changed:
+            was = ", ".join(f"{name}={built[name]!r}" for name in changed)
+            asked = ", ".join(f"{name}={now.get(name)!r}" for name in changed)
+            raise ValueError(
+                f"This {type(self).__name__}'s network was built with {was}, but its parameters now "
+                f"say {asked}. Its outputs, partial_fit and a warm_start fit use the network it has: "
+                "set the parameters back, or fit anew (warm_start=False) to build the network they ask for."
+            )
+
     def _hold_out(self, n, cpu_gen, early_stopping):
         """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
         if not early_stopping:
             return None, None
         n_val = max(1, int(round(self.validation_fraction * n)))
-        if n - n_val < 1:
+        if n < 2:
             raise ValueError(
                 f"early_stopping=True needs at least 2 samples to hold out a validation set, "
                 f"got n_samples={n}."
+            )
+        if n - n_val < 1:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} of n_samples={n} holds out {n_val} "
+                "rows, which leaves none to train on: lower validation_fraction."
             )
         perm = torch.randperm(n, generator=cpu_gen)
         return perm[n_val:], perm[:n_val]

@@ -569,7 +569,7 @@ class VAE(BaseAutoencoder):
         >>> bool(np.array_equal(a, vae.sample(4, random_state=1)))
         True
         """
-        check_is_fitted(self)
+        self._check_network()
         module = self.module_
         device = self._module_device()
         gen = torch.Generator().manual_seed(_seed_from(random_state))

@@ -344,6 +344,27 @@ def test_partial_fit_sequence_matches_fit_epochs(digits):
     np.testing.assert_allclose(a.transform(X[:20]), b.transform(X[:20]), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("change", [{"n_components": 5}, {"hidden_layer_sizes": (16, 8)}, {"tied_weights": True}])
+def test_a_changed_network_shape_is_a_clear_error_until_a_new_fit(digits, change):
+    # set_params on a fitted estimator: its outputs, partial_fit and a warm_start fit need the
+    # network it has; a cold fit builds the new one (before: shape errors after a trained epoch).
+    X, _ = digits
+    est = small(max_iter=2).fit(X)
+    codes = est.transform(X[:5])
+    est.set_params(hidden_layer_sizes=[16])  # the same sizes in a list: the same network
+    np.testing.assert_array_equal(est.transform(X[:5]), codes)
+    est.set_params(**change)
+    name = next(iter(change))
+    for call in (lambda: est.transform(X), lambda: est.inverse_transform(codes), lambda: est.score_samples(X),
+                 lambda: est.jacobian(X[:2]), lambda: est.partial_fit(X),
+                 lambda: est.set_params(warm_start=True).fit(X)):
+        with pytest.raises(ValueError, match=rf"network was built with {name}=.*but its parameters now say {name}="):
+            call()
+    assert est.n_iter_ == 2  # nothing trained
+    est.set_params(warm_start=False).fit(X)
+    assert est.transform(X[:5]).shape == (5, change.get("n_components", 4))
+
+
 def test_warm_start_continues(digits):
     X, _ = digits
     est = small(max_iter=3, tol=0, warm_start=True)
@@ -597,6 +618,14 @@ def test_training_is_the_same_in_units_whose_squares_leave_float32(digits, unit)
     assert scaled.n_iter_ == 3
     np.testing.assert_allclose(scaled.transform(X[:20] * unit), plain.transform(X[:20]), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(np.array(scaled.loss_curve_) / unit**2, plain.loss_curve_, rtol=1e-3)
+
+
+def test_early_stopping_names_why_no_row_is_left_to_train_on():
+    X = np.random.RandomState(0).rand(20, 3)
+    with pytest.raises(ValueError, match=r"validation_fraction=0.98 of n_samples=20 holds out 20 rows"):
+        small(early_stopping=True, validation_fraction=0.98).fit(X)
+    with pytest.raises(ValueError, match=r"needs at least 2 samples .* got n_samples=1"):
+        small(early_stopping=True).fit(X[:1])
 
 
 def test_bce_outside_unit_interval_names_remedy():
