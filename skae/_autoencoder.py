@@ -214,7 +214,7 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         The trained network, with ``encode`` and ``decode`` methods.
     code_scale_ : float
         The factor :meth:`transform` divides the network's codes by: their spread on the training
-        rows with ``scale_codes=True`` (those of the latest ``partial_fit`` call), else 1.0.
+        rows with ``scale_codes=True`` (after ``partial_fit``: over every call's rows), else 1.0.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -336,17 +336,18 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         return self._autoencoder_module(n_features, code_activation=self.code_activation)
 
     def _after_training(self, X, incremental):
-        """``code_scale_``: the spread of the codes of the call's rows (their units' variances,
-        averaged, square-rooted).
+        """``code_scale_``: the spread of the codes of the training rows (their units' variances,
+        averaged, square-rooted): a fit's rows, or every ``partial_fit`` call's rows pooled, each
+        call's codes read by the network it trained (as ``StandardScaler.partial_fit`` pools).
 
-        Rows whose codes do not vary (one row; a collapsed network) keep the scale of the call
-        before (``partial_fit``), or 1.
+        Codes that do not vary (one row; a collapsed network) keep the scale before, or 1.
         """
         super()._after_training(X, incremental)
         if "scale_codes" not in self._get_param_names():
             return  # a subclass without the parameter (DenoisingAutoencoder, ...) keeps its network's codes
         before = getattr(self, "code_scale_", 1.0) if incremental else 1.0
-        self.code_scale_ = 1.0
+        pooled = getattr(self, "_code_moments", None) if incremental else None
+        self.code_scale_, self._code_moments = 1.0, None
         scale = self.scale_codes
         if scale == "auto":
             scale = self.code_activation == "identity"
@@ -354,7 +355,16 @@ class Autoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
             return
         codes = self._apply(X, lambda m, xb: m.encode(xb), (self.n_components,), validated=True)
         codes = codes.astype(np.float64)
-        mean = codes.mean(axis=0)
-        spread = float(np.sqrt(np.mean(np.square(codes - mean))))
+        n, mean = len(codes), codes.mean(axis=0)
+        sq = np.square(codes - mean)
+        spread = float(np.sqrt(np.mean(sq)))
+        m2 = sq.sum(axis=0)
+        if pooled is not None:  # Chan et al.'s update of the pooled per-unit moments
+            n0, mean0, m20 = pooled
+            delta, total = mean - mean0, n0 + n
+            m2 = m20 + m2 + np.square(delta) * (n0 * n / total)
+            mean, n = mean0 + delta * (n / total), total
+            spread = float(np.sqrt(np.mean(m2 / n)))
+        self._code_moments = (n, mean, m2)
         floor = 10 * np.finfo(np.float32).eps * max(1.0, float(np.sqrt(np.mean(np.square(mean)))))
         self.code_scale_ = spread if np.isfinite(spread) and spread > floor else before

@@ -70,7 +70,8 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         ``hidden_layer_sizes``, ``activation``, noise, sparsity, contraction, KL, ``dropout``,
         ``alpha`` on its own weights ...) are used. It is cloned, never modified. Its training-loop
         parameters (``max_iter``, ``batch_size``, ``learning_rate_init``, ``random_state``,
-        ``device`` ...) are ignored: this estimator's own are used. None means
+        ``device`` ...) are ignored: this estimator's own are used. So is the Autoencoder's
+        ``scale_codes``: :meth:`transform` returns the code the head reads. None means
         ``LadderAutoencoder(n_components=n_classes)``, a ladder network whose code is the class layer
         (Rasmus et al., 2015): the strongest joint semi-supervised learner skae has (see the User
         Guide for the measurements).

@@ -341,7 +341,9 @@ def test_partial_fit_sequence_matches_fit_epochs(digits):
     for _ in range(3):
         b.partial_fit(X)
     np.testing.assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
-    np.testing.assert_allclose(a.transform(X[:20]), b.transform(X[:20]), rtol=1e-4, atol=1e-5)
+    # The same network (the codes' scale pools the three calls' rows: the network's own units here).
+    np.testing.assert_allclose(a.transform(X[:20]) * a.code_scale_, b.transform(X[:20]) * b.code_scale_, rtol=1e-4,
+                               atol=1e-5)
 
 
 @pytest.mark.parametrize("change", [{"n_components": 5}, {"hidden_layer_sizes": (16, 8)}, {"tied_weights": True}])
@@ -797,24 +799,29 @@ def test_scale_codes_auto_scales_the_linear_code_only(digits, code_activation, s
     assert _spread(forced.transform(X)) == pytest.approx(1.0, rel=1e-5)
 
 
-def test_scale_codes_partial_fit_reads_the_latest_call(digits):
-    """k partial_fit calls on X give fit's scale (max_iter=k); a call of one row keeps the scale
-    before it; a first call of one row leaves the codes in the network's units."""
+def test_scale_codes_partial_fit_pools_every_calls_rows(digits):
+    """One partial_fit call gives fit's scale (max_iter=1); later calls pool their rows' codes, each
+    read by the network of its call (as StandardScaler.partial_fit pools), so a call of a few rows,
+    or of near-duplicates, barely moves it; a first call of one row leaves the network's units."""
     X, _ = digits
+
+    def codes(est, rows):
+        return est._apply(rows, lambda m, xb: m.encode(xb), (4,)).astype(np.float64)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        fitted = small(max_iter=2, tol=0).fit(X)
-    est = small()
-    for _ in range(2):
-        est.partial_fit(X)
-    assert est.code_scale_ == pytest.approx(fitted.code_scale_, rel=1e-5)
-    assert est.code_scale_ == pytest.approx(_spread(est._apply(X, lambda m, xb: m.encode(xb), (4,))), rel=1e-5)
-    est.partial_fit(X[200:400])
-    assert est.code_scale_ == pytest.approx(_spread(est._apply(X[200:400], lambda m, xb: m.encode(xb), (4,))), rel=1e-5)
-    before = est.code_scale_
-    est.partial_fit(X[:1])
-    assert est.code_scale_ == before
+        fitted = small(max_iter=1, tol=0).fit(X)
+    est = small().partial_fit(X[:600])
+    np.testing.assert_allclose(small().partial_fit(X).code_scale_, fitted.code_scale_, rtol=1e-6)
+    seen = [codes(est, X[:600])]
+    for rows in (X[600:1200], X[1200:1202], np.repeat(X[:1], 50, axis=0)):
+        est.partial_fit(rows)
+        seen.append(codes(est, rows))
+        assert est.code_scale_ == pytest.approx(_spread(np.vstack(seen)), rel=1e-6)
+    assert est.code_scale_ == pytest.approx(_spread(np.vstack(seen[:2])), rel=0.1)
     assert small().partial_fit(X[:1]).code_scale_ == 1.0
+    # A fit starts the estimate anew.
+    assert est.set_params(max_iter=1, tol=0).fit(X).code_scale_ == pytest.approx(fitted.code_scale_, rel=1e-6)
 
 
 def test_scale_codes_a_pickle_from_before_keeps_the_network_units(digits):
