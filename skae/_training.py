@@ -383,12 +383,11 @@ class TrainingLoop:
         sizes = torch.full((len(batch_losses),), float(batch_size), dtype=torch.float32)
         sizes[-1] = n_seen - batch_size * (len(batch_losses) - 1)
         epoch_loss = float(torch.stack(batch_losses).float().cpu() @ sizes) / n_seen * self._loss_scale
-        self.t_ += n_seen
-
         if not math.isfinite(epoch_loss) or not _all_finite(module):
             module.load_state_dict(state.checkpoint.weights)
             self._optimizer = None  # its moments are poisoned too
-            return "diverged"
+            return "diverged"  # the counters stay those of the weights kept, as n_iter_
+        self.t_ += n_seen
         self.n_iter_ += 1
         self.loss_curve_.append(epoch_loss)
         weights = _snapshot(module)

@@ -130,6 +130,7 @@ def test_non_finite_loss_restores_the_last_finite_epoch(cls, epoch):
     diverged = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
     assert len(diverged) == 1 and "learning_rate_init" in str(diverged[0].message)
     assert est.n_iter_ == epoch and all(np.isfinite(est.loss_curve_))
+    assert est.t_ == _reference(cls, epoch).t_  # the rolled-back epoch's rows are not counted
     assert _finite_weights(est)
     assert_identical(outputs(est, X, Y), outputs(_reference(cls, epoch), X, Y))
 
