@@ -343,6 +343,7 @@ class BaseAutoencoder(
             cpu_gen = torch.Generator().manual_seed(_seed_from(self.random_state))
 
         early_stopping = self.early_stopping and not incremental
+        self._validation_rows(X.shape[0], early_stopping)
         if first:
             self._initialize(X, cpu_gen, device, early_stopping)
         else:

@@ -248,10 +248,11 @@ class TrainingLoop:
                 "set the parameters back, or fit anew (warm_start=False) to build the network they ask for."
             )
 
-    def _hold_out(self, n, cpu_gen, early_stopping):
-        """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
+    def _validation_rows(self, n, early_stopping):
+        """How many of ``n`` rows early stopping holds out (0 without it), or a clear error. Checked
+        before the network is (re)built, so that a refused fit leaves a fitted model as it was."""
         if not early_stopping:
-            return None, None
+            return 0
         n_val = max(1, int(round(self.validation_fraction * n)))
         if n < 2:
             raise ValueError(
@@ -263,6 +264,13 @@ class TrainingLoop:
                 f"validation_fraction={self.validation_fraction} of n_samples={n} holds out {n_val} "
                 "rows, which leaves none to train on: lower validation_fraction."
             )
+        return n_val
+
+    def _hold_out(self, n, cpu_gen, early_stopping):
+        """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
+        if not early_stopping:
+            return None, None
+        n_val = self._validation_rows(n, early_stopping)
         perm = torch.randperm(n, generator=cpu_gen)
         return perm[n_val:], perm[:n_val]
 

@@ -628,6 +628,12 @@ def test_early_stopping_names_why_no_row_is_left_to_train_on():
         small(early_stopping=True, validation_fraction=0.98).fit(X)
     with pytest.raises(ValueError, match=r"needs at least 2 samples .* got n_samples=1"):
         small(early_stopping=True).fit(X[:1])
+    # Refused before the network is rebuilt: a fitted model stays as it was.
+    est = small(max_iter=2).fit(X)
+    codes = est.transform(X)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        est.set_params(early_stopping=True, validation_fraction=0.98).fit(X)
+    np.testing.assert_array_equal(est.transform(X), codes)
 
 
 def test_bce_outside_unit_interval_names_remedy():
