@@ -425,7 +425,7 @@ class BaseAutoencoder(
         the Jacobian's functional transforms), and, with ``verbose``, a progress bar counts the
         batches of a large X. Memory stays bounded by the batch, whatever n_samples is.
         """
-        self._check_network()
+        self._check_network(fitted_checked=True)  # every caller has checked that it is fitted
         rows = _Rows(X)
         device = self._module_device()
         n_batches = math.ceil(rows.n / batch_size)

@@ -231,11 +231,12 @@ class TrainingLoop:
         return {name: _canonical(name, getattr(self, name)) for name in _ARCHITECTURE
                 if name in self._parameter_constraints}
 
-    def _check_network(self):
-        """``check_is_fitted``, and a clear error where the parameters that shape the network changed
-        since it was built (``set_params(n_components=...)`` on a fitted estimator): its outputs, a
-        ``partial_fit`` and a ``warm_start`` fit need the network it has."""
-        check_is_fitted(self)
+    def _check_network(self, fitted_checked=False):
+        """``check_is_fitted`` (unless the caller did), and a clear error where the parameters that
+        shape the network changed since it was built (``set_params(n_components=...)`` on a fitted
+        estimator): its outputs, a ``partial_fit`` and a ``warm_start`` fit need the network it has."""
+        if not fitted_checked:
+            check_is_fitted(self)
         built = getattr(self, "_built_architecture", None)  # None: pickled before it was recorded
         now = self._architecture() if built else {}
         changed = [name for name in built or () if repr(now.get(name)) != repr(built[name])]
