@@ -33,9 +33,12 @@ _ARCHITECTURE = ("n_components", "hidden_layer_sizes", "classifier_hidden_layer_
 
 
 def _canonical(name, value):
-    """A value as compared: layer sizes as a tuple whatever the sequence, an int as one layer."""
+    """A value as compared: layer sizes as a tuple whatever the sequence, an int as one layer, a
+    dict (``module_params``) in the order of its keys."""
     if name.endswith("layer_sizes") and isinstance(value, Integral) and not isinstance(value, bool):
         return (int(value),)
+    if isinstance(value, dict):
+        return dict(sorted(value.items(), key=lambda item: str(item[0])))
     return tuple(value) if isinstance(value, list | tuple) else value
 
 

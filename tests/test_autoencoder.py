@@ -25,6 +25,7 @@ from skae import (
 )
 from skae._device import _bfloat16_supported
 from skae._integrity import DIGEST_KEY, seal
+from skae._training import _canonical
 
 # Most fits here run a few epochs on purpose; tests that assert a ConvergenceWarning (or its
 # absence) do so with pytest.warns or an "error" filter of their own, which override this one.
@@ -355,6 +356,8 @@ def test_a_changed_network_shape_is_a_clear_error_until_a_new_fit(digits, change
     codes = est.transform(X[:5])
     est.set_params(hidden_layer_sizes=[16])  # the same sizes in a list: the same network
     np.testing.assert_array_equal(est.transform(X[:5]), codes)
+    assert _canonical("module_params", {"b": 1, "a": (2,)}) == _canonical("module_params", {"a": (2,), "b": 1})
+    assert repr(_canonical("module_params", {"b": 1, "a": 2})) == repr({"a": 2, "b": 1})
     est.set_params(**change)
     name = next(iter(change))
     for call in (lambda: est.transform(X), lambda: est.inverse_transform(codes), lambda: est.score_samples(X),
