@@ -343,14 +343,14 @@ class BaseAutoencoder(
             cpu_gen = torch.Generator().manual_seed(_seed_from(self.random_state))
 
         early_stopping = self.early_stopping and not incremental
-        self._validation_rows(X.shape[0], early_stopping)
+        n_val = self._validation_rows(X.shape[0], early_stopping)  # before the network is (re)built
         if first:
             self._initialize(X, cpu_gen, device, early_stopping)
         else:
             self._resume(device, incremental, early_stopping)
         rows = _Rows(X)
         # The rows early stopping holds out are drawn before pretraining, which never sees them.
-        train_index, val_index = self._hold_out(rows.n, cpu_gen, early_stopping)
+        train_index, val_index = self._hold_out(rows.n, cpu_gen, n_val)
         with flush_denormal():  # no subnormal slow path, in this thread or torch's worker threads
             if first:
                 self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)

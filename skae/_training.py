@@ -270,11 +270,11 @@ class TrainingLoop:
             )
         return n_val
 
-    def _hold_out(self, n, cpu_gen, early_stopping):
-        """``(train_index, val_index)``: the rows early stopping trains and validates on, or (None, None)."""
-        if not early_stopping:
+    def _hold_out(self, n, cpu_gen, n_val):
+        """``(train_index, val_index)``: the rows early stopping trains and validates on (``n_val``
+        held out, from :meth:`_validation_rows`), or (None, None) without it."""
+        if not n_val:
             return None, None
-        n_val = self._validation_rows(n, early_stopping)
         perm = torch.randperm(n, generator=cpu_gen)
         return perm[n_val:], perm[:n_val]
 
