@@ -9,7 +9,6 @@ import torch.nn.functional as F
 
 __all__ = ["reconstruction_loss", "mean_reconstruction_loss"]
 
-_EPS = 1e-7
 # Mean variances between which the reconstruction's squared errors stay well inside float32's normal
 # range; data outside it is compared in units of its own spread (BaseAutoencoder._reconstruction).
 _FLOAT32_SQUARES = (1e-30, 1e30)
@@ -32,12 +31,9 @@ def reconstruction_loss(preactivation, target, loss="mse", output_activation="id
     Tensor of shape (n_samples,)
     """
     if loss == "bce":
-        if output_activation == "sigmoid":
-            # From the logits: exact where sigmoid would saturate to 0 or 1 in float32.
-            per = F.binary_cross_entropy_with_logits(preactivation, target, reduction="none")
-        else:
-            p = preactivation.clamp(_EPS, 1 - _EPS)
-            per = F.binary_cross_entropy(p, target, reduction="none")
+        # From the logits (the estimators pair "bce" with the sigmoid output only): exact where the
+        # sigmoid would saturate to 0 or 1 in float32.
+        per = F.binary_cross_entropy_with_logits(preactivation, target, reduction="none")
     else:
         recon = torch.sigmoid(preactivation) if output_activation == "sigmoid" else preactivation
         per = (recon - target).square()
