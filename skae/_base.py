@@ -394,7 +394,7 @@ class BaseAutoencoder(
         self.module_ = module.to(device)
         self._built_architecture = self._architecture()
         # A new optimizer, the one of an unpickled model (its saved state) included.
-        self._optimizer = self._optimizer_state = None
+        self._optimizer = self._optimizer_state = self._optimizer_names = None
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -408,7 +408,7 @@ class BaseAutoencoder(
         self.module_.to(device)
         if not incremental:
             # warm_start: keep the weights, restart the optimizer and the stopping criteria.
-            self._optimizer = self._optimizer_state = None
+            self._optimizer = self._optimizer_state = self._optimizer_names = None
             self.loss_curve_ = list(self.loss_curve_)
             self._no_improvement_count = 0
             if early_stopping:

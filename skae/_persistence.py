@@ -9,6 +9,7 @@ import torch
 
 from ._device import _resolve_device
 from ._integrity import DIGEST_KEY, check_state_digest, state_digest
+from ._training import parameter_names
 from ._version import __version__
 
 __all__ = ["PersistenceMixin"]
@@ -30,6 +31,8 @@ class PersistenceMixin:
         optimizer = state.pop("_optimizer", None)
         if optimizer is not None:
             state["_optimizer_state"] = optimizer.state_dict()
+            if module is not None:  # the state numbers the parameters; their names survive a regrouping
+                state["_optimizer_names"] = parameter_names(optimizer, module)
         torch_keys = [key for key, value in state.items() if _holds_tensor(value)]
         for key in torch_keys:
             state[key] = _to_numpy(state[key])

@@ -24,7 +24,10 @@ from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
 from ._threads import step_threads
 
-__all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "batch_starts", "held_out_batches"]
+__all__ = [
+    "Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "batch_starts", "held_out_batches",
+    "parameter_names",
+]
 
 
 # The parameters that shape a network: a network built with some values cannot run with others.
@@ -281,13 +284,19 @@ class TrainingLoop:
     def _training_state(self, data, cpu_gen, autocast, incremental, started):
         """The state of one call's epochs: optimizer, schedule, generators, progress, checkpoint."""
         module = self.module_
-        if getattr(self, "_optimizer", None) is None:
-            self._optimizer = self._new_optimizer(module)
-            if getattr(self, "_optimizer_state", None) is not None:
-                self._optimizer.load_state_dict(self._optimizer_state)
+        fresh = self._new_optimizer(module)
+        saved, names = getattr(self, "_optimizer_state", None), getattr(self, "_optimizer_names", None)
+        if getattr(self, "_optimizer", None) is not None:
+            self._optimizer = _with_current_alpha(self._optimizer, fresh)
+        elif saved is not None and names is not None:
+            # An unpickled model's first partial_fit: its saved state, grouped as when it was saved,
+            # then regrouped where alpha changed since, as in memory.
+            self._optimizer = _with_current_alpha(_as_saved(module, saved, names, self.learning_rate_init), fresh)
         else:
-            self._optimizer = _with_current_alpha(self._optimizer, self._new_optimizer(module))
-        self._optimizer_state = None
+            self._optimizer = fresh
+            if saved is not None:  # pickled before the parameters' names were saved with the state
+                self._optimizer.load_state_dict(saved)
+        self._optimizer_state = self._optimizer_names = None
         # set_params(learning_rate_init=...) between partial_fit calls takes effect (e.g. a decay).
         for group in self._optimizer.param_groups:
             group["lr"] = self.learning_rate_init
@@ -549,6 +558,21 @@ def _with_current_alpha(optimizer, fresh):
             if p in optimizer.state:
                 fresh.state[p] = optimizer.state[p]
     return fresh
+
+
+def parameter_names(optimizer, module):
+    """The names in ``module`` of ``optimizer``'s parameters, in the order its ``state_dict`` numbers them."""
+    name_of = {id(p): name for name, p in module.named_parameters()}
+    return [name_of[id(p)] for group in optimizer.param_groups for p in group["params"]]
+
+
+def _as_saved(module, saved, names, lr):
+    """Adam over ``module``'s parameters grouped as in ``saved`` (an optimizer's ``state_dict``, its
+    parameters named by ``names``: :func:`parameter_names`), with that state loaded."""
+    param, flat = dict(module.named_parameters()), iter(names)
+    optimizer = _adam([{"params": [param[next(flat)] for _ in group["params"]]} for group in saved["param_groups"]], lr)
+    optimizer.load_state_dict(saved)
+    return optimizer
 
 
 def _adam(params, lr):

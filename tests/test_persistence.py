@@ -85,6 +85,23 @@ def test_training_resumes_identically_after_a_roundtrip(cls, fitted):
 
 
 @pytest.mark.parametrize("cls", [skae.Autoencoder, skae.AutoencoderClassifier], ids=["Autoencoder", "Classifier"])
+@pytest.mark.parametrize("alphas", [(1e-3, 0.0), (0.0, 1e-3), (1e-3, 1e-2)], ids=["to-0", "from-0", "other"])
+def test_alpha_changed_after_a_roundtrip_trains_as_in_memory(cls, alphas):
+    # alpha=0 and alpha>0 group the optimizer's parameters differently. A model saved with one and
+    # set to the other before its next partial_fit must carry its Adam moments over to the new
+    # groups as it does in memory, not fail to load them (it raised "different number of groups").
+    # (copy.deepcopy goes through the same __getstate__: the in-memory model is the original.)
+    X, y = data()
+    est = fit(make(cls, alpha=alphas[0]), X, y, method="partial_fit")
+    saved = pickle.dumps(est)
+    in_memory = fit(est.set_params(alpha=alphas[1]), X, y, method="partial_fit")
+    loaded = fit(pickle.loads(saved).set_params(alpha=alphas[1]), X, y, method="partial_fit")
+    assert_identical(outputs(loaded, X, y), outputs(in_memory, X, y))  # moments and new alpha alike
+    kept = fit(pickle.loads(saved), X, y, method="partial_fit")
+    assert not np.array_equal(kept.transform(X), loaded.transform(X))  # the new alpha took effect
+
+
+@pytest.mark.parametrize("cls", [skae.Autoencoder, skae.AutoencoderClassifier], ids=["Autoencoder", "Classifier"])
 def test_a_fit_after_a_roundtrip_starts_a_new_optimizer(cls):
     # An unpickled model holds its optimizer's state for a later partial_fit; a fit (cold, or warm
     # with warm_start) starts a new optimizer, as it does in memory. With another network the old
