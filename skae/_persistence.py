@@ -9,7 +9,6 @@ import torch
 
 from ._device import _resolve_device
 from ._integrity import DIGEST_KEY, check_state_digest, state_digest
-from ._training import parameter_names
 from ._version import __version__
 
 __all__ = ["PersistenceMixin"]
@@ -120,3 +119,9 @@ def _to_tensor(obj):
     if isinstance(obj, (list, tuple)):
         return type(obj)(_to_tensor(v) for v in obj)
     return obj
+
+
+def parameter_names(optimizer, module):
+    """The names in ``module`` of ``optimizer``'s parameters, in the order its ``state_dict`` numbers them."""
+    name_of = {id(p): name for name, p in module.named_parameters()}
+    return [name_of[id(p)] for group in optimizer.param_groups for p in group["params"]]

@@ -23,16 +23,16 @@ from ._params import weight_decay
 from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
 from ._threads import step_threads
+from .nn.layers import MLP, TiedMLP
 
-__all__ = [
-    "Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "batch_starts", "held_out_batches",
-    "parameter_names",
-]
+__all__ = ["Batch", "LabeledBatches", "Loss", "TrainingLoop", "TrainingState", "batch_starts", "held_out_batches"]
 
 
-# The parameters that shape a network: a network built with some values cannot run with others.
+# The parameters that build a network: its shape, and what its layers compute (the conditioning is
+# fitted to the first call's data). A network built with some values cannot run as if built with others.
 _ARCHITECTURE = ("n_components", "hidden_layer_sizes", "classifier_hidden_layer_sizes", "tied_weights", "module",
-                 "module_params")
+                 "module_params", "activation", "code_activation", "conditioning", "sparsity", "likelihood",
+                 "posterior", "likelihood_variance", "binarization")
 
 
 def _canonical(name, value):
@@ -233,13 +233,17 @@ class TrainingLoop:
     _merge_small_last_batch = False
 
     def _architecture(self):
-        """``{name: value}`` of the parameters that shape the network (layer sizes as tuples)."""
-        return {name: _canonical(name, getattr(self, name)) for name in _ARCHITECTURE
-                if name in self._parameter_constraints}
+        """``{name: value}`` of the parameters that build the network (layer sizes as tuples), the
+        output activation as ``"auto"`` resolves it. (A top-k code's ``k`` may change: it anneals.)"""
+        built = {name: _canonical(name, getattr(self, name)) for name in _ARCHITECTURE
+                 if name in self._parameter_constraints}
+        if "output_activation" in self._parameter_constraints:
+            built["output_activation"] = self._output_activation()
+        return built
 
     def _check_network(self, fitted_checked=False):
         """``check_is_fitted`` (unless the caller did), and a clear error where the parameters that
-        shape the network changed since it was built (``set_params(n_components=...)`` on a fitted
+        build the network changed since it was built (``set_params(n_components=...)`` on a fitted
         estimator): its outputs, a ``partial_fit`` and a ``warm_start`` fit need the network it has."""
         if not fitted_checked:
             check_is_fitted(self)
@@ -249,6 +253,8 @@ class TrainingLoop:
         if changed:
             was = ", ".join(f"{name}={built[name]!r}" for name in changed)
             asked = ", ".join(f"{name}={now.get(name)!r}" for name in changed)
+            if "output_activation" in changed and getattr(self, "output_activation", None) == "auto":
+                asked += f' (output_activation="auto" follows loss={self.loss!r})'
             raise ValueError(
                 f"This {type(self).__name__}'s network was built with {was}, but its parameters now "
                 f"say {asked}. Its outputs, partial_fit and a warm_start fit use the network it has: "
@@ -297,6 +303,12 @@ class TrainingLoop:
             if saved is not None:  # pickled before the parameters' names were saved with the state
                 self._optimizer.load_state_dict(saved)
         self._optimizer_state = self._optimizer_names = None
+        if "dropout" in self._parameter_constraints and getattr(self, "module", None) is None:
+            # set_params(dropout=...) between partial_fit calls takes effect: a training-time setting
+            # of skae's own layers (a user's module keeps its own).
+            for layer in module.modules():
+                if isinstance(layer, MLP | TiedMLP):
+                    layer.dropout = float(self.dropout)
         # set_params(learning_rate_init=...) between partial_fit calls takes effect (e.g. a decay).
         for group in self._optimizer.param_groups:
             group["lr"] = self.learning_rate_init
@@ -560,15 +572,9 @@ def _with_current_alpha(optimizer, fresh):
     return fresh
 
 
-def parameter_names(optimizer, module):
-    """The names in ``module`` of ``optimizer``'s parameters, in the order its ``state_dict`` numbers them."""
-    name_of = {id(p): name for name, p in module.named_parameters()}
-    return [name_of[id(p)] for group in optimizer.param_groups for p in group["params"]]
-
-
 def _as_saved(module, saved, names, lr):
     """Adam over ``module``'s parameters grouped as in ``saved`` (an optimizer's ``state_dict``, its
-    parameters named by ``names``: :func:`parameter_names`), with that state loaded."""
+    parameters named by ``names``, as ``_persistence`` saves them), with that state loaded."""
     param, flat = dict(module.named_parameters()), iter(names)
     optimizer = _adam([{"params": [param[next(flat)] for _ in group["params"]]} for group in saved["param_groups"]], lr)
     optimizer.load_state_dict(saved)

@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler
 
 from skae import (
+    VAE,
     Autoencoder,
     ContractiveAutoencoder,
     DenoisingAutoencoder,
@@ -347,7 +348,8 @@ def test_partial_fit_sequence_matches_fit_epochs(digits):
                                atol=1e-5)
 
 
-@pytest.mark.parametrize("change", [{"n_components": 5}, {"hidden_layer_sizes": (16, 8)}, {"tied_weights": True}])
+@pytest.mark.parametrize("change", [{"n_components": 5}, {"hidden_layer_sizes": (16, 8)}, {"tied_weights": True},
+                                    {"activation": "tanh"}, {"code_activation": "tanh"}, {"conditioning": "none"}])
 def test_a_changed_network_shape_is_a_clear_error_until_a_new_fit(digits, change):
     # set_params on a fitted estimator: its outputs, partial_fit and a warm_start fit need the
     # network it has; a cold fit builds the new one (before: shape errors after a trained epoch).
@@ -368,6 +370,40 @@ def test_a_changed_network_shape_is_a_clear_error_until_a_new_fit(digits, change
     assert est.n_iter_ == 2  # nothing trained
     est.set_params(warm_start=False).fit(X)
     assert est.transform(X[:5]).shape == (5, change.get("n_components", 4))
+
+
+@pytest.mark.parametrize(("cls", "built", "change", "named"), [
+    (SparseAutoencoder, {}, {"sparsity": "kl"}, "sparsity"),
+    (VAE, {}, {"likelihood": "bernoulli"}, "likelihood"),
+    (HashingAutoencoder, {}, {"binarization": "sigmoid"}, "binarization"),
+    (Autoencoder, {}, {"loss": "bce"}, "output_activation"),  # "auto" follows the loss
+])
+def test_a_changed_layer_setting_is_a_clear_error_until_a_new_fit(digits, cls, built, change, named):
+    # What the layers compute is built in as much as their shapes: a partial_fit or transform after
+    # set_params(sparsity="kl") used the network's ReLU code and said nothing. (A top-k code's k may
+    # change between calls: test_sparse's annealing.)
+    X, _ = digits
+    est = cls(n_components=4, hidden_layer_sizes=(8,), max_iter=2, random_state=0, **built)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X[:200]).set_params(**change)
+    for call in (lambda: est.transform(X), lambda: est.partial_fit(X)):
+        with pytest.raises(ValueError, match=rf"built with {named}=.*now say {named}="):
+            call()
+    assert est.set_params(warm_start=False).fit(X[:200]).transform(X[:3]).shape == (3, 4)
+
+
+def test_dropout_changed_between_partial_fit_calls_takes_effect(digits):
+    # A training-time setting: partial_fit reads it every call, as scikit-learn's partial_fit reads
+    # its parameters; the codes (no dropout at inference) do not depend on it.
+    X, _ = digits
+    est = small().partial_fit(X)
+    codes, saved = est.transform(X[:5]), pickle.dumps(est)
+    np.testing.assert_array_equal(est.set_params(dropout=0.3).transform(X[:5]), codes)
+    est.partial_fit(X)
+    assert [layer.dropout for layer in (est.module_.encoder, est.module_.decoder)] == [0.3, 0.3]
+    kept = pickle.loads(saved).partial_fit(X)
+    assert not np.array_equal(est.transform(X[:5]), kept.transform(X[:5]))
 
 
 def test_warm_start_continues(digits):
