@@ -350,7 +350,7 @@ class BaseAutoencoder(
             self._resume(device, incremental, early_stopping)
         rows = _Rows(X)
         # The rows early stopping holds out are drawn before pretraining, which never sees them.
-        train_index, val_index = self._hold_out(rows.n, cpu_gen, n_val)
+        train_index, val_index = self._hold_out(rows.n, cpu_gen, n_val, targets)
         with flush_denormal():  # no subnormal slow path, in this thread or torch's worker threads
             if first:
                 self._pretrain(rows if train_index is None else rows.subset(train_index), cpu_gen, device)

@@ -115,9 +115,11 @@ class AutoencoderClassifier(ClassifierMixin, BaseAutoencoder):
         validation accuracy).
     [engine-params: n_iter_no_change]
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows (labeled and unlabeled alike), stop when the
-        accuracy on the held-out labeled rows stops improving, and keep the best weights. When no
-        labeled row is held out, the autoencoder's score on the held-out rows is used instead.
+        Hold out ``validation_fraction`` of the rows, stratified as MLPClassifier's split is (each
+        class, and the unlabeled rows, in proportion; each class keeps a row to train on where the
+        fraction allows), stop when the accuracy on the held-out labeled rows stops improving, and
+        keep the best weights. When no labeled row is held out, the autoencoder's score on the
+        held-out rows is used instead.
     [engine-params: validation_fraction]
     [engine-params: shuffle]
     random_state : int, RandomState instance or None, default=None

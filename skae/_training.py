@@ -18,7 +18,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
-from ._data import _INFERENCE_BATCH, _Rows
+from ._data import _INFERENCE_BATCH, _Rows, stratified_split
 from ._params import weight_decay
 from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
@@ -279,11 +279,14 @@ class TrainingLoop:
             )
         return n_val
 
-    def _hold_out(self, n, cpu_gen, n_val):
+    def _hold_out(self, n, cpu_gen, n_val, targets=None):
         """``(train_index, val_index)``: the rows early stopping trains and validates on (``n_val``
-        held out, from :meth:`_validation_rows`), or (None, None) without it."""
+        held out, from :meth:`_validation_rows`; stratified by ``targets`` where given, as
+        MLPClassifier does), or (None, None) without it."""
         if not n_val:
             return None, None
+        if targets is not None:
+            return stratified_split(targets, n_val, cpu_gen)
         perm = torch.randperm(n, generator=cpu_gen)
         return perm[n_val:], perm[:n_val]
 

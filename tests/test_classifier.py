@@ -16,6 +16,7 @@ from sklearn.preprocessing import MinMaxScaler
 import skae
 from skae import Autoencoder, AutoencoderClassifier, LadderAutoencoder
 from skae._base import BaseAutoencoder
+from skae._data import stratified_split
 
 
 @pytest.fixture(autouse=True)
@@ -235,6 +236,45 @@ def test_early_stopping_scores_held_out_labeled_rows(digits):
     np.testing.assert_allclose(counts, np.round(counts), atol=1e-6)
     assert all(0.0 <= s <= 1.0 for s in clf.validation_scores_)
     assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+@pytest.mark.parametrize(("counts", "n_val"), [
+    ({0: 10, 1: 10, 2: 10, -1: 70}, 10),  # exact shares: one row of each class, seven unlabeled
+    ({0: 3, 1: 3, -1: 194}, 20),  # 0.3 of a row per class: the unlabeled rows' remainder wins
+    ({0: 1, 1: 1, 2: 50}, 5),  # a class of one row keeps it for training
+    ({0: 1, 1: 1, 2: 2}, 3),  # unless too few rows are left: then it is held out too
+    ({0: 5, 1: 7, 2: 9, 3: 2, -1: 11}, 9),
+])
+def test_stratified_split_holds_out_each_class_in_proportion(counts, n_val):
+    # MLPClassifier's early stopping splits stratified by class: so does the classifier's, with the
+    # unlabeled rows as one more stratum. Before, the split was at random: with 3 labeled rows per
+    # class among 200, a seed could train on labels of one class only.
+    targets = torch.cat([torch.full((n,), label) for label, n in counts.items()])
+    targets = targets[torch.randperm(len(targets), generator=torch.Generator().manual_seed(0))]
+    train, val = stratified_split(targets, n_val, torch.Generator().manual_seed(1))
+    assert len(val) == n_val and torch.equal(torch.cat([train, val]).sort().values, torch.arange(len(targets)))
+    assert torch.equal(train, train.sort().values) and torch.equal(val, val.sort().values)
+    held = {label: int((targets[val] == label).sum()) for label in counts}
+    for label, n in counts.items():
+        share = n * n_val / len(targets)
+        assert held[label] in (int(share), int(share) + 1) or (n == 1 and held[label] == 0), (label, held)
+    room = sum(n - (label >= 0) for label, n in counts.items())
+    if n_val <= room:
+        assert all((targets[train] == label).any() for label in counts)  # every class still trains
+    again = stratified_split(targets, n_val, torch.Generator().manual_seed(1))
+    assert torch.equal(again[1], val)
+
+
+def test_early_stopping_split_is_stratified_by_class(digits, monkeypatch):
+    X_train, _, y_train, _ = digits
+    y_semi, _ = few_labels(y_train, 3, 0)
+    seen = []
+    monkeypatch.setattr(skae._training, "stratified_split",
+                        lambda targets, *args: seen.append(targets) or stratified_split(targets, *args))
+    small(early_stopping=True, max_iter=2).fit(X_train, y_semi)
+    assert len(seen) == 1 and torch.equal(seen[0].unique(), torch.arange(-1, 10))
+    Autoencoder(n_components=4, hidden_layer_sizes=(16,), max_iter=2, early_stopping=True).fit(X_train)
+    assert len(seen) == 1  # an autoencoder has no classes: its split stays at random
 
 
 def test_pickle_roundtrip(digits):
