@@ -1,5 +1,6 @@
 """Autoencoders as outlier detectors, in scikit-learn's conventions (IsolationForest, LocalOutlierFactor)."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -250,11 +251,31 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
                     f"sklearn.frozen.FrozenEstimator, got {ae!r}."
                 )
             if isinstance(ae, FrozenEstimator):
+                self._check_frozen_names(inner)
                 return ae  # used as it is: cloning returns it, and it is not refitted
             ae = clone(ae)
         if self.random_state is not None:
             ae.set_params(random_state=self.random_state)
         return ae
+
+    def _check_frozen_names(self, inner):
+        """The names of the columns ``fit`` got (validated just before) against those the frozen
+        autoencoder was fitted with: a mismatch is an error, and names it lacks a warning, as in
+        scikit-learn's own validation. The autoencoder then sees this detector's validated arrays."""
+        fitted = getattr(inner, "feature_names_in_", None)
+        names = getattr(self, "feature_names_in_", None)
+        if fitted is None or (names is not None and np.array_equal(names, fitted)):
+            return
+        name = type(inner).__name__
+        if names is None:
+            warnings.warn(f"X does not have valid feature names, but {name} was fitted with feature names",
+                          UserWarning, stacklevel=3)
+            return
+        raise ValueError(
+            f"The feature names should match those that were passed during fit of the frozen {name}: "
+            f"it was fitted with {list(fitted)[:5]}..., X has {list(names)[:5]}... ({len(fitted)} and "
+            f"{len(names)} names)."
+        )
 
     def _validate_X(self, X, reset):
         # The autoencoder's own validation (float32, sparse kept sparse). Values beyond float32's range
@@ -321,24 +342,28 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         codes = spread = None
         if self.code_distance:
             spread = np.empty(n, dtype=np.float64)
-        for start in range(0, n, _SCORE_BLOCK):
-            rows = X[start : start + _SCORE_BLOCK]
-            if sp.issparse(rows):
-                rows = rows.toarray()
-            m = rows.shape[0]
-            if m < _SCORE_BLOCK:
-                block = np.empty((_SCORE_BLOCK, X.shape[1]), dtype=np.float32)
-                block[:m] = rows
-                block[m:] = rows[0]
-                rows = block
-            error[start : start + m] = -self.autoencoder_.score_samples(rows)[:m]
-            if self.code_distance:
-                z = np.asarray(self.autoencoder_.transform(rows))
-                if codes is None:
-                    codes = np.empty((n, z.shape[1]), dtype=z.dtype)
-                codes[start : start + m] = z[:m]
-                reconstruction = np.asarray(self.autoencoder_.inverse_transform(z))[:m]
-                spread[start : start + m] = ((reconstruction - self.mean_) ** 2).sum(axis=1)
+        with warnings.catch_warnings():
+            # The blocks are arrays this detector validated, its column names checked (a frozen
+            # autoencoder's included, at fit): the autoencoder's "no valid feature names" is noise.
+            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
+            for start in range(0, n, _SCORE_BLOCK):
+                rows = X[start : start + _SCORE_BLOCK]
+                if sp.issparse(rows):
+                    rows = rows.toarray()
+                m = rows.shape[0]
+                if m < _SCORE_BLOCK:
+                    block = np.empty((_SCORE_BLOCK, X.shape[1]), dtype=np.float32)
+                    block[:m] = rows
+                    block[m:] = rows[0]
+                    rows = block
+                error[start : start + m] = -self.autoencoder_.score_samples(rows)[:m]
+                if self.code_distance:
+                    z = np.asarray(self.autoencoder_.transform(rows))
+                    if codes is None:
+                        codes = np.empty((n, z.shape[1]), dtype=z.dtype)
+                    codes[start : start + m] = z[:m]
+                    reconstruction = np.asarray(self.autoencoder_.inverse_transform(z))[:m]
+                    spread[start : start + m] = ((reconstruction - self.mean_) ** 2).sum(axis=1)
         return error, codes, spread
 
     def _distance(self, codes):

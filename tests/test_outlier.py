@@ -287,6 +287,27 @@ def test_frozen_autoencoder_is_used_as_it_is(plane):
     np.testing.assert_array_equal(det.predict(X) == -1, is_outlier)
 
 
+def test_frozen_autoencoder_fitted_on_a_frame_checks_the_names_once(plane):
+    # The detector passes its validated arrays to the autoencoder: one fitted on a DataFrame warned
+    # "X does not have valid feature names" on every block of every call (12 times for 300 rows),
+    # and took another frame's columns without a word.
+    X, is_outlier, _ = plane
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    ae = linear_ae().fit(frame[~is_outlier])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det = AutoencoderOutlierDetector(FrozenEstimator(ae), contamination=10 / 210).fit(frame)
+        scores = det.score_samples(frame)
+        np.testing.assert_array_equal(det.predict(frame) == -1, is_outlier)
+    with pytest.warns(UserWarning, match="X does not have valid feature names") as record:
+        plain = AutoencoderOutlierDetector(FrozenEstimator(ae), contamination=10 / 210).fit(X)
+        np.testing.assert_array_equal(plain.score_samples(X), scores)
+    assert len(record) == 1  # once, at fit
+    renamed = frame.rename(columns=lambda c: "g" + c[1:])
+    with pytest.raises(ValueError, match="feature names should match those that were passed during fit"):
+        AutoencoderOutlierDetector(FrozenEstimator(ae)).fit(renamed)
+
+
 def test_in_a_pipeline_and_a_grid_search():
     X, y = load_digits(return_X_y=True)
     rows = np.r_[np.flatnonzero(y == 1), np.flatnonzero(y == 7)[:10]]
