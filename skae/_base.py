@@ -378,10 +378,10 @@ class BaseAutoencoder(
         # float32 whatever torch's default dtype is (torch.set_default_dtype(torch.float64)).
         module = self._build_module(self.n_features_in_).float()
         module.reset_parameters(cpu_gen)
-        mean, var, scale, in_unit_box = _feature_statistics(X)
+        mean, var, scale, fills_unit_box = _feature_statistics(X)
         conditioning = self.conditioning
         if conditioning == "auto":
-            conditioning = "center" if in_unit_box else "standard"
+            conditioning = "center" if fills_unit_box else "standard"
         if hasattr(module, "condition") and conditioning != "none":
             # "none" leaves the network's conditioning the identity (location 0, scale 1) and its
             # output layer as initialised: it reads and writes raw values.

@@ -62,18 +62,25 @@ class _RowSubset:
 # Conditioning: the data's per-feature location and scale, learned at the first fit.
 # No training value is standardised beyond this many scales from the mean (see _feature_statistics).
 _MAX_STANDARDIZED = 10.0
+# conditioning="auto" centres only data in [0, 1] that spans at least this much of it (pixels, binary
+# features, MinMaxScaler's output). Centred only, data of a smaller spread (values in [0, 0.1]) is in
+# units too small for the network's initial outputs, its steps and a noise level set in the data's unit:
+# on the digits scaled to [0, 0.1] a centred DenoisingAutoencoder reconstructed nothing (R² 0.00, 0.74
+# standardised) and a centred Autoencoder lost from 0.76 to 0.70 at [0, 0.01], 0.34 at [0, 0.001].
+_UNIT_BOX_SPAN = 0.5
 # Rows per chunk when computing the statistics: memory stays flat in n_samples (memmaps, sparse X).
 _STATS_CHUNK_VALUES = 2**20
 
 
 class FeatureStatistics(NamedTuple):
     """What the first fit learns of the data: per-feature mean, variance and scale (float64), and
-    whether every value lies in [0, 1] (the features share one unit: what ``conditioning="auto"`` reads)."""
+    whether the values fill the unit box: every one in [0, 1], spanning at least ``_UNIT_BOX_SPAN``
+    of it (the features share one unit of order 1: what ``conditioning="auto"`` reads)."""
 
     mean: np.ndarray
     var: np.ndarray
     scale: np.ndarray
-    in_unit_box: bool
+    fills_unit_box: bool
 
 
 def _feature_statistics(X):
@@ -116,7 +123,8 @@ def _feature_statistics(X):
         scale[:] = 1.0
     elif constant.any():
         scale[constant] = scale[~constant].mean()
-    return FeatureStatistics(mean, var, scale, in_unit_box=bool(count and low.min() >= 0 and high.max() <= 1))
+    fills = bool(count and low.min() >= 0 and high.max() <= 1 and high.max() - low.min() >= _UNIT_BOX_SPAN)
+    return FeatureStatistics(mean, var, scale, fills_unit_box=fills)
 
 
 def _check_finite_output(estimator, out, X):

@@ -111,8 +111,8 @@ conditioning : {"standard", "center", "none", "auto"}, default="standard"
     and the contractive penalty are in units of the scale: the user's units unless "standard".
     On pixels and other data in one bounded range "center" reconstructs better than "standard"
     (measured in the User Guide). "auto": "center" where every training value lies in [0, 1]
-    (pixels, binary features, MinMaxScaler's output: features that share one unit), "standard"
-    otherwise.''',
+    and they span at least half of it (pixels, binary features, MinMaxScaler's output: features
+    that share one unit of order 1), "standard" otherwise.''',
     # Not engine parameters, but shared by the four estimators that pretrain: written once here too.
     "pretraining": '''\
 pretraining : {"autoencoder"} or None, default=None

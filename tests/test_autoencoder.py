@@ -192,20 +192,23 @@ def test_feature_statistics_in_chunks_match_numpy(monkeypatch):
     X[5, 6] = 1.0  # a rare value: the scale is raised to a tenth of its distance from the mean
     monkeypatch.setattr(_data, "_STATS_CHUNK_VALUES", 7 * 33)  # 33 rows a chunk
     for data in (X, sp.csr_matrix(X)):
-        mean, var, scale, in_unit_box = _data._feature_statistics(data)
-        assert not in_unit_box
+        mean, var, scale, fills_unit_box = _data._feature_statistics(data)
+        assert not fills_unit_box
         X64 = X.astype(np.float64)
         np.testing.assert_allclose(mean, X64.mean(0), rtol=1e-12, atol=1e-12)
         np.testing.assert_allclose(var, X64.var(0), rtol=1e-9, atol=1e-12)
         assert scale[3] == pytest.approx(np.mean(np.delete(scale, 3)))  # the constant feature
         assert scale[6] == pytest.approx(max(X64[:, 6].std(), (1 - X64[:, 6].mean()) / 10))
         np.testing.assert_allclose(scale[[0, 1, 2, 4]], X64.std(0)[[0, 1, 2, 4]], rtol=1e-9)
-    # Every value in [0, 1], the implicit zeros of a sparse matrix included: the unit box.
+    # Every value in [0, 1], the implicit zeros of a sparse matrix included, spanning at least half
+    # of it: the unit box, filled.
     U = np.abs(X[:, [0, 3, 6]]) / np.abs(X[:, [0, 3, 6]]).max()
     for data in (U, sp.csr_matrix(U)):
-        assert _data._feature_statistics(data).in_unit_box
-        assert not _data._feature_statistics(data * 1.001).in_unit_box
-    assert not _data._feature_statistics(U - 1e-3).in_unit_box
+        assert _data._feature_statistics(data).fills_unit_box
+        assert not _data._feature_statistics(data * 1.001).fills_unit_box
+        assert _data._feature_statistics(data * 0.5).fills_unit_box
+        assert not _data._feature_statistics(data * 0.49).fills_unit_box  # in [0, 1], a smaller unit
+    assert not _data._feature_statistics(U - 1e-3).fills_unit_box
 
 
 @pytest.mark.parametrize("code_activation, low, high", [("sigmoid", 0, 1), ("tanh", -1, 1), ("relu", 0, np.inf)])

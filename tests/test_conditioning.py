@@ -145,7 +145,7 @@ def test_classifier_and_vae_take_it():
 
 
 @pytest.mark.parametrize("cls", [Autoencoder, DenoisingAutoencoder, VAE, NeighborEmbeddingAutoencoder])
-def test_auto_centres_data_in_the_unit_box_and_standardises_the_rest(cls):
+def test_auto_centres_data_that_fills_the_unit_box_and_standardises_the_rest(cls):
     params = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=2, conditioning="auto", random_state=0)
     # Pixels in [0, 1], dense or sparse: centred only, as "center" does, bit for bit.
     for X in (DIGITS, sp.csr_matrix(DIGITS)):
@@ -153,13 +153,32 @@ def test_auto_centres_data_in_the_unit_box_and_standardises_the_rest(cls):
         assert np.all(auto.module_.conditioning.scale.numpy() == 1)
         np.testing.assert_allclose(auto.module_.conditioning.loc.numpy(), DIGITS.mean(axis=0), atol=1e-6)
         np.testing.assert_array_equal(auto.transform(X), center.transform(X))
-    # One value outside [0, 1] (here the shifted pixels, and a single negative value): standardised.
+    # One value outside [0, 1] (here the shifted pixels, and a single negative value), or values in
+    # [0, 1] spanning less than half of it (the pixels in [0, 0.1] and [0, 1e-19]): standardised.
     nudged = DIGITS.copy()
     nudged[0, 10] = -0.01
-    for X in (DIGITS * 3.0 + 1.0, nudged):
+    for X in (DIGITS * 3.0 + 1.0, nudged, DIGITS * 0.1, DIGITS * 1e-19):
         auto, standard = (fit_quietly(cls(**{**params, "conditioning": c}), X) for c in ("auto", "standard"))
         assert not np.allclose(auto.module_.conditioning.scale.numpy(), 1)
         np.testing.assert_array_equal(auto.transform(X), standard.transform(X))
+
+
+def test_auto_denoises_pixels_of_a_small_unit_as_well_as_pixels():
+    # Centred only, pixels in [0, 0.1] met Gaussian noise of 0.5 in their own unit (five times their
+    # range): the DenoisingAutoencoder reconstructed nothing (R² 0.00 against 0.74 at the default
+    # since). Its codes and reconstructions are now those of the pixels in [0, 1] up to the unit.
+    X = (load_digits().data / 16.0).astype(np.float32)
+    Xtr, Xte = X[:1000], X[1000:1300]
+
+    def r2(est, X_fit, X_test):
+        reconstruction = est.inverse_transform(est.transform(X_test))
+        return 1 - ((reconstruction - X_test) ** 2).sum() / ((X_test - X_fit.mean(axis=0)) ** 2).sum()
+
+    params = dict(n_components=8, hidden_layer_sizes=(32,), max_iter=20, random_state=0)
+    small = fit_quietly(DenoisingAutoencoder(**params), Xtr * 0.1)
+    standard = fit_quietly(DenoisingAutoencoder(**params, conditioning="standard"), Xtr)
+    expected = r2(standard, Xtr, Xte)
+    assert expected > 0.5 and r2(small, Xtr * 0.1, Xte * 0.1) == pytest.approx(expected, abs=1e-3)
 
 
 def test_auto_is_the_default_of_the_noise_and_likelihood_models_and_the_map_only():
