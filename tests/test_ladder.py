@@ -343,3 +343,17 @@ def test_the_classifier_merges_the_ladders_small_last_batch(digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(digits[:67], y)
     assert [rows for rows, _ in steps] == [16, 16, 16, 19]
+
+
+@pytest.mark.parametrize("unit", [1e-21, 1e19])
+def test_training_is_the_same_in_units_whose_squares_leave_float32(digits, unit):
+    # The input's cost weighs each feature by its variance relative to the mean: for pixels of 0 to
+    # 16e-21 those squares underflowed (0 / 0) and for 0 to 16e19 their mean overflowed (every weight
+    # 0), so that no epoch trained ("diverged") or the input went uncosted. The same ratios from the scales
+    # relative to their largest give the model of ordinary units, up to rounding.
+    X = digits[:200].astype(np.float64)
+    params = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    plain = fit_quiet(LadderAutoencoder(**params), X)
+    scaled = fit_quiet(LadderAutoencoder(**params), X * unit)
+    assert scaled.n_iter_ == 3  # a diverged first epoch leaves 0
+    np.testing.assert_allclose(scaled.transform(X[:20] * unit), plain.transform(X[:20]), rtol=0.02, atol=0.02)

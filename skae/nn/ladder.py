@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._losses import _FLOAT32_SQUARES
 from .layers import ACTIVATIONS, Conditioning, glorot_uniform_
 
 __all__ = ["LadderModule"]
@@ -217,8 +218,14 @@ class LadderModule(nn.Module):
                 # reconstruction loss): a feature counts by its variance, so rare, nearly constant
                 # features (an image's border pixels) do not dominate the cost as they would in
                 # standardised units.
-                weight = self.conditioning.scale.square()
-                sq = sq * (weight / weight.mean())
+                scale = self.conditioning.scale
+                weight = scale.square()
+                mean = weight.mean()
+                # Scales whose squares leave float32's range (data in units of 1e-19 or 1e19): the same
+                # ratios from the scales relative to the largest (chosen without a host sync on a GPU).
+                relative = (scale / scale.max()).square()
+                ordinary = (mean > _FLOAT32_SQUARES[0]) & (mean < _FLOAT32_SQUARES[1])
+                sq = sq * torch.where(ordinary, weight / mean, relative / relative.mean())
             else:
                 mean, inv_std = moments[l]
                 sq = ((z_hat - mean[-1]) * inv_std[-1] - clean).float().square()
