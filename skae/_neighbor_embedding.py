@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ._autoencoder import Autoencoder
 from ._denoising import gaussian_noise
 from ._docstrings import engine_docs
-from ._neighbor_graph import NeighborBatches, fuzzy_neighbor_graph, principal_rows, umap_curve
+from ._neighbor_graph import NeighborBatches, fuzzy_neighbor_graph, in_ordinary_units, principal_rows, umap_curve
 from ._params import store_params
 from ._penalties import cauchy_infonce, umap_cross_entropy
 from ._training import Loss
@@ -338,7 +338,7 @@ class NeighborEmbeddingAutoencoder(Autoencoder):
             X = X[train_index.numpy()]
         start = time.perf_counter()
         euclidean = self.metric in _EUCLIDEAN  # principal components keep euclidean distances, not others
-        searched = principal_rows(X, self.graph_pca_components) if euclidean else X
+        searched = principal_rows(in_ordinary_units(X), self.graph_pca_components) if euclidean else X
         graph = fuzzy_neighbor_graph(searched, self.n_neighbors, metric=self.metric)
         if train_index is not None:
             # Back to the rows' own indices; the held-out rows have no edges and are never heads.

@@ -59,6 +59,17 @@ def fuzzy_neighbor_graph(X, n_neighbors, metric="euclidean", n_jobs=None):
     return sp.csr_matrix(graph, dtype=np.float32)
 
 
+def in_ordinary_units(X):
+    """``X``, or ``X`` times the power of two that brings its largest magnitude near 1 where that lies
+    outside 2**±30: the rows' euclidean neighbours are the same, and their squares and distances no
+    longer leave float32's range (pixels in units of 1e-19 gave PCA no variance and a graph of other
+    neighbours; in units of 1e19, memberships of NaN). Exact: a power of two only moves the exponent."""
+    peak = float(abs(X).max()) if X.shape[0] and X.shape[1] else 0.0
+    if peak == 0.0 or not np.isfinite(peak) or 2.0**-30 < peak < 2.0**30:
+        return X
+    return X * X.dtype.type(2.0 ** -np.round(np.log2(peak)))
+
+
 def principal_rows(X, n_components):
     """The rows of ``X`` on their first ``n_components`` principal components, to search neighbours in.
 
