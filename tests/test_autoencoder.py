@@ -409,6 +409,26 @@ def test_dropout_changed_between_partial_fit_calls_takes_effect(digits):
     assert not np.array_equal(est.transform(X[:5]), kept.transform(X[:5]))
 
 
+def test_shuffle_false_steps_through_the_rows_in_order(digits):
+    # The oracle: one epoch of fit without shuffling is the batches X[0:50], X[50:100], ... in turn,
+    # as partial_fit calls of one batch each. (Equal up to the objective's unit, the variance of all
+    # rows for fit and of the first call's for partial_fit, which Adam's steps barely see.)
+    X = digits[0][:200]
+    params = dict(n_components=4, hidden_layer_sizes=(16,), random_state=0, alpha=0.0, conditioning="none",
+                  batch_size=50, scale_codes=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ordered = Autoencoder(max_iter=1, shuffle=False, **params).fit(X)
+        shuffled = Autoencoder(max_iter=1, **params).fit(X)
+    stepped = Autoencoder(shuffle=False, **params)
+    for start in range(0, len(X), 50):
+        stepped.partial_fit(X[start : start + 50])
+    for a, b in zip(ordered.module_.parameters(), stepped.module_.parameters()):
+        np.testing.assert_allclose(a.detach(), b.detach(), atol=1e-4)
+    pairs = zip(ordered.module_.parameters(), shuffled.module_.parameters())
+    assert not all(torch.allclose(a, c, atol=1e-4) for a, c in pairs)  # shuffled: other steps
+
+
 def test_warm_start_continues(digits):
     X, _ = digits
     est = small(max_iter=3, tol=0, warm_start=True)
