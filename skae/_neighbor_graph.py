@@ -64,7 +64,7 @@ def in_ordinary_units(X):
     outside 2**±30: the rows' euclidean neighbours are the same, and their squares and distances no
     longer leave float32's range (pixels in units of 1e-19 gave PCA no variance and a graph of other
     neighbours; in units of 1e19, memberships of NaN). Exact: a power of two only moves the exponent."""
-    peak = float(abs(X).max()) if X.shape[0] and X.shape[1] else 0.0
+    peak = max(float(X.max()), -float(X.min())) if X.shape[0] and X.shape[1] else 0.0  # no copy of X
     if peak == 0.0 or not np.isfinite(peak) or 2.0**-30 < peak < 2.0**30:
         return X
     return X * X.dtype.type(2.0 ** -np.round(np.log2(peak)))
