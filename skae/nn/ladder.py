@@ -220,12 +220,12 @@ class LadderModule(nn.Module):
                 # standardised units.
                 scale = self.conditioning.scale
                 weight = scale.square()
-                mean = weight.mean()
+                mean_square = weight.mean()
                 # Scales whose squares leave float32's range (data in units of 1e-19 or 1e19): the same
                 # ratios from the scales relative to the largest (chosen without a host sync on a GPU).
                 relative = (scale / scale.max()).square()
-                ordinary = (mean > _FLOAT32_SQUARES[0]) & (mean < _FLOAT32_SQUARES[1])
-                sq = sq * torch.where(ordinary, weight / mean, relative / relative.mean())
+                ordinary = (mean_square > _FLOAT32_SQUARES[0]) & (mean_square < _FLOAT32_SQUARES[1])
+                sq = sq * torch.where(ordinary, weight / mean_square, relative / relative.mean())
             else:
                 mean, inv_std = moments[l]
                 sq = ((z_hat - mean[-1]) * inv_std[-1] - clean).float().square()
