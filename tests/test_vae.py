@@ -879,3 +879,21 @@ def test_a_pickle_from_before_free_bits_and_noise_loads_as_the_elbo_alone(digits
     old.__setstate__(seal({k: v for k, v in state.items() if k != DIGEST_KEY}))  # its digest covers the saved keys
     assert (old.free_bits, old.noise_level) == (0.0, 0.0)
     np.testing.assert_array_equal(old.transform(X), vae.transform(X))
+
+
+@pytest.mark.parametrize("likelihood_variance", ["feature", "code"])
+@pytest.mark.parametrize("unit", [1e-19, 1e19])
+def test_training_is_the_same_in_units_whose_squares_leave_float32(likelihood_variance, unit):
+    # The Gaussian likelihood squared the error, then divided by the variance: for pixels in units of
+    # 1e-19 the square underflowed and exp(-logvar) overflowed (0 * inf: "diverged" in the first epoch,
+    # through the gradient of the form not even chosen). The error is now squared in units of the
+    # deviation there; the model is that of ordinary units, its codes equal to rounding.
+    X = (load_digits().data[:200] / 16).astype(np.float64)
+    params = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=3, random_state=0, conditioning="standard",
+                  likelihood_variance=likelihood_variance)
+    plain = fit_quietly(VAE(**params), X)
+    scaled = fit_quietly(VAE(**params), X * unit)
+    assert scaled.n_iter_ == 3
+    np.testing.assert_allclose(scaled.transform(X[:20] * unit), plain.transform(X[:20]), atol=1e-4)
+    np.testing.assert_allclose(scaled.inverse_transform(plain.transform(X[:5])) / unit,
+                               plain.inverse_transform(plain.transform(X[:5])), rtol=1e-3, atol=1e-4)
