@@ -234,21 +234,31 @@ class SparseAutoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
     def _check_params(self, X):
         super()._check_params(X)
         if self.sparsity == "topk":
-            if self.k is None:
-                raise ValueError(
-                    "sparsity='topk' needs k, the number of code units kept per sample; got k=None."
-                )
-            if self.k > self.n_components:
-                raise ValueError(
-                    f"k must satisfy 1 <= k <= n_components={self.n_components} for "
-                    f"sparsity='topk', got k={self.k}."
-                )
+            self._check_k()
             self._check_transform_k()
             module = getattr(self, "module_", None)
             if module is not None and module.k is not None:
                 # A warm start or partial_fit with a new k keeps the weights and uses the new k
                 # (annealing k from large to small, as Makhzani & Frey do, avoids dead units).
                 module.k = self.k
+
+    def _check_k(self):
+        if self.k is None:
+            raise ValueError("sparsity='topk' needs k, the number of code units kept per sample; got k=None.")
+        if self.k > self.n_components:
+            raise ValueError(
+                f"k must satisfy 1 <= k <= n_components={self.n_components} for sparsity='topk', got k={self.k}."
+            )
+
+    def _check_network(self, fitted_checked=False):
+        # k shapes no weight: set on a fitted estimator, it is the k of its outputs from then on, as of
+        # its next partial_fit (before, transform kept the k of the last training call, an invalid one
+        # included).
+        super()._check_network(fitted_checked)
+        module = self.module_
+        if self.sparsity == "topk" and getattr(module, "k", None) is not None and module.k != self.k:
+            self._check_k()
+            module.k = self.k
 
     def _check_transform_k(self):
         # Also at transform: transform_k may be set on a fitted estimator, after fit's validation.

@@ -331,6 +331,22 @@ def test_unfitted_and_wrong_input():
         to_onnx_decoder(LogisticRegression())
 
 
+def test_export_follows_the_parameters_as_transform_does(digits):
+    # A top-k code's k set on a fitted model is the k of transform (test_sparse), so of its export;
+    # a setting the network was built with, changed since, fails as transform fails.
+    X = MinMaxScaler().fit_transform(digits[0]).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = SparseAutoencoder(sparsity="topk", k=1, **SMALL).fit(X)
+    est.set_params(k=3)
+    (codes,) = run(est, X)
+    close(codes, est.transform(X))
+    assert (codes != 0).sum(axis=1).max() == 3
+    est.set_params(activation="tanh")
+    with pytest.raises(ValueError, match="built with activation="):
+        to_onnx(est, X[:1])
+
+
 def test_missing_extra_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "skl2onnx", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r'pip install "skae\[onnx\]"'):

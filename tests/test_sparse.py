@@ -156,6 +156,18 @@ def test_bad_parameters_raise_clear_errors(digits, params, match):
         SparseAutoencoder(max_iter=1, **params).fit(digits[:20])
 
 
+def test_k_set_on_a_fitted_model_is_the_k_of_its_outputs(digits):
+    # k shapes no weight. Before, transform kept the k of the last training call (k=9 > n_components
+    # included, without a word). The oracle: transform_k=5 on the model as trained with k=2.
+    sae = fitted(digits, sparsity="topk", k=2, n_components=8, max_iter=2)
+    expected = sae.set_params(transform_k=5).transform(digits)
+    codes = sae.set_params(k=5, transform_k=None).transform(digits)
+    np.testing.assert_array_equal(codes, expected)
+    assert (codes != 0).sum(axis=1).max() == 5
+    with pytest.raises(ValueError, match="k must satisfy 1 <= k <= n_components=8"):
+        sae.set_params(k=9).transform(digits)
+
+
 def test_k_can_be_lowered_between_warm_started_fits(digits):
     sae = fitted(digits, sparsity="topk", k=20, n_components=40, max_iter=2, warm_start=True)
     assert ((sae.transform(digits) != 0).sum(axis=1) > 10).all()

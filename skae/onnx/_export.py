@@ -52,7 +52,9 @@ def _describe(estimator):
 
 
 def _cpu_module(estimator):
-    """The fitted network, on the CPU, in float32 (a copy when it lives elsewhere)."""
+    """The fitted network, on the CPU, in float32 (a copy when it lives elsewhere), checked against
+    the estimator's parameters as its own outputs check it (a SparseAutoencoder's current k set)."""
+    estimator._check_network()
     module = estimator.module_
     params = [*module.parameters(), *module.buffers()]
     if any(p.device.type != "cpu" or p.dtype != torch.float32 for p in params if p.is_floating_point()):
