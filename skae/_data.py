@@ -142,22 +142,24 @@ def _check_finite_output(estimator, out, X):
 
 def stratified_split(targets, n_val, generator):
     """``(train_index, val_index)``: ``n_val`` rows held out, each stratum of ``targets`` (a class,
-    or -1 for the unlabeled rows) in proportion to its count, the largest remainders rounded up, as
-    scikit-learn's stratified split does. Each class keeps a row to train on where ``n_val`` allows.
-    Both index sets in the rows' order."""
+    or -1 for the unlabeled rows) in proportion to its count, the largest remainders rounded up (ties
+    in a random order, as scikit-learn breaks them), as scikit-learn's stratified split does. Each
+    class keeps a row to train on where ``n_val`` allows. Both index sets in the rows' order."""
     strata, counts = (t.tolist() for t in torch.unique(targets, return_counts=True))
     share = [count * n_val / len(targets) for count in counts]
     room = [count - (label >= 0) for count, label in zip(counts, strata)]
     take = [min(int(s), r) for s, r in zip(share, room)]
     left = n_val - sum(take)
-    by_remainder = sorted(range(len(strata)), key=lambda i: take[i] - share[i])
+    tie_break = torch.randperm(len(strata), generator=generator).tolist()
+    by_remainder = sorted(range(len(strata)), key=lambda i: (take[i] - share[i], tie_break[i]))
     for cap in ([min(t + 1, r) for t, r in zip(take, room)], room, counts):
         for i in by_remainder:
             step = min(left, cap[i] - take[i])
             take[i], left = take[i] + step, left - step
+    # The rows of each stratum in turn (one sort, whatever the number of classes).
+    grouped = torch.split(torch.argsort(targets, stable=True), counts)
     train, val = [], []
-    for label, k in zip(strata, take):
-        rows = torch.nonzero(targets == label).flatten()
+    for rows, k in zip(grouped, take):
         rows = rows[torch.randperm(len(rows), generator=generator)]
         val.append(rows[:k])
         train.append(rows[k:])

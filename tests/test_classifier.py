@@ -265,6 +265,21 @@ def test_stratified_split_holds_out_each_class_in_proportion(counts, n_val):
     assert torch.equal(again[1], val)
 
 
+def test_stratified_split_breaks_ties_at_random():
+    # 3 labels per class among 1,797 rows, 180 held out: three classes get the rows their equal
+    # remainders (0.3 each) round up to. Ties were broken by label order, so every seed held out
+    # classes 0, 1 and 2 and early stopping was scored on those only.
+    targets = torch.full((1797,), -1)
+    targets[torch.randperm(1797, generator=torch.Generator().manual_seed(0))[:30]] = torch.arange(10).repeat(3)
+    held = set()
+    for seed in range(5):
+        _, val = stratified_split(targets, 180, torch.Generator().manual_seed(seed))
+        classes = targets[val][targets[val] >= 0]
+        assert len(classes) == 3 == len(classes.unique())
+        held.add(tuple(sorted(classes.tolist())))
+    assert len(held) > 1
+
+
 def test_early_stopping_split_is_stratified_by_class(digits, monkeypatch):
     X_train, _, y_train, _ = digits
     y_semi, _ = few_labels(y_train, 3, 0)
