@@ -14,6 +14,7 @@ import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
+import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
@@ -36,13 +37,14 @@ _ARCHITECTURE = ("n_components", "hidden_layer_sizes", "classifier_hidden_layer_
 
 
 def _canonical(name, value):
-    """A value as compared: layer sizes as a tuple whatever the sequence, an int as one layer, a
-    dict (``module_params``) in the order of its keys."""
+    """A value as compared: layer sizes as a tuple whatever the sequence, an int as one layer, a dict
+    in the order of its keys, numpy scalars (a grid's np.str_("relu")) as the Python values they equal."""
+    value = value.item() if isinstance(value, np.generic) else value
     if name.endswith("layer_sizes") and isinstance(value, Integral) and not isinstance(value, bool):
         return (int(value),)
     if isinstance(value, dict):
         return dict(sorted(value.items(), key=lambda item: str(item[0])))
-    return tuple(value) if isinstance(value, list | tuple) else value
+    return tuple(_canonical("", v) for v in value) if isinstance(value, list | tuple | np.ndarray) else value
 
 
 @dataclass
@@ -235,8 +237,10 @@ class TrainingLoop:
     def _architecture(self):
         """``{name: value}`` of the parameters that build the network (layer sizes as tuples), the
         output activation as ``"auto"`` resolves it. (A top-k code's ``k`` may change: it anneals.)"""
+        # A network of the user's (module=...) takes its own layers: only the code's settings apply.
+        ignored = ("hidden_layer_sizes", "tied_weights", "activation") if getattr(self, "module", None) else ()
         built = {name: _canonical(name, getattr(self, name)) for name in _ARCHITECTURE
-                 if name in self._parameter_constraints}
+                 if name in self._parameter_constraints and name not in ignored}
         if "output_activation" in self._parameter_constraints:
             built["output_activation"] = self._output_activation()
         return built

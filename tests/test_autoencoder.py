@@ -361,6 +361,10 @@ def test_a_changed_network_shape_is_a_clear_error_until_a_new_fit(digits, change
     codes = est.transform(X[:5])
     est.set_params(hidden_layer_sizes=[16])  # the same sizes in a list: the same network
     np.testing.assert_array_equal(est.transform(X[:5]), codes)
+    # The same values as numpy gives them (an array's np.int64, a grid's np.str_): no false alarm.
+    est.set_params(hidden_layer_sizes=np.array([16]), activation=np.str_("relu"))
+    np.testing.assert_array_equal(est.transform(X[:5]), codes)
+    est.set_params(hidden_layer_sizes=(16,), activation="relu")
     assert _canonical("module_params", {"b": 1, "a": (2,)}) == _canonical("module_params", {"a": (2,), "b": 1})
     assert repr(_canonical("module_params", {"b": 1, "a": 2})) == repr({"a": 2, "b": 1})
     est.set_params(**change)

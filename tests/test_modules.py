@@ -226,6 +226,20 @@ def test_clone_and_set_params(X):
     assert copy.module_.net.encoder[0].out_features == 4
 
 
+def test_settings_a_users_network_ignores_are_free_to_change(X):
+    # A network of one's own takes its own layers: hidden_layer_sizes, tied_weights and activation
+    # do not build it, so changing them on the fitted estimator is no error; the code's settings and
+    # the network's own keyword arguments are.
+    est = fit(skae.Autoencoder(module=TwoLayerNet, module_params={"width": 4}, **SMALL), X)
+    codes = est.transform(X)
+    est.set_params(activation="tanh", hidden_layer_sizes=(3, 3), tied_weights=True)
+    np.testing.assert_array_equal(est.transform(X), codes)
+    for change in ({"code_activation": "tanh"}, {"module__width": 5}):
+        with pytest.raises(ValueError, match="network was built with"):
+            est.set_params(**change).transform(X)
+        est.set_params(code_activation="identity", module_params={"width": 4})
+
+
 @pytest.mark.parametrize(
     "grid",
     [{"module__width": [2, 6]}, {"module_params": [{"width": 2}, {"width": 6}]}],
