@@ -67,7 +67,10 @@ def in_ordinary_units(X):
     peak = max(float(X.max()), -float(X.min())) if X.shape[0] and X.shape[1] else 0.0  # no copy of X
     if peak == 0.0 or not np.isfinite(peak) or 2.0**-30 < peak < 2.0**30:
         return X
-    return X * X.dtype.type(2.0 ** -np.round(np.log2(peak)))
+    factor = 2.0 ** -np.round(np.log2(peak))
+    if factor < np.finfo(X.dtype).max:
+        return X * X.dtype.type(factor)
+    return (X.astype(np.float64) * factor).astype(X.dtype)  # a subnormal peak: 2**130 is beyond float32
 
 
 def principal_rows(X, n_components):

@@ -376,7 +376,7 @@ def test_convolutional_module():
     assert est.inverse_transform(est.transform(X[:3])).shape == (3, 64)
 
 
-@pytest.mark.parametrize("unit", [1e-19, 1e19])
+@pytest.mark.parametrize("unit", [1e-19, 1e19, 1e-39])  # 1e-39: subnormal float32, a factor beyond its range
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
 def test_the_graph_is_the_same_in_units_whose_squares_leave_float32(unit, sparse):
     # Pixels in units of 1e-19 gave PCA no variance (float32 squares underflow) and a graph of other
