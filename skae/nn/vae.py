@@ -283,12 +283,12 @@ class VAEModule(nn.Module):
         if self.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
         logvar = logvar.float()
-        # Data in units whose squares leave float32's range (1e-19: the squares underflow and
+        # Features in units whose squares leave float32's range (1e-19: the squares underflow and
         # exp(-logvar) overflows; 1e19): the error is squared in units of the deviation instead. The
         # choice is made on the device (no host sync), and each form gets a log-variance of 0 where it
         # is not chosen, so that its zero gradient is not 0 * inf = NaN. In ordinary units the value
         # and the gradients are bit for bit the first form's.
-        offset = self.logvar_offset.mean()
+        offset = self.logvar_offset  # per feature: data of mixed units (a few features in 1e-21)
         ordinary = (offset > _LOG_FLOAT32_SQUARES[0]) & (offset < _LOG_FLOAT32_SQUARES[1])
         zero = torch.zeros_like(logvar)
         sq = (x - out).square() * torch.exp(-torch.where(ordinary, logvar, zero))
