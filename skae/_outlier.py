@@ -60,6 +60,17 @@ def _unwrap(autoencoder):
     return autoencoder.estimator if isinstance(autoencoder, FrozenEstimator) else autoencoder
 
 
+def _as_frame(names):
+    """``block -> block`` as the autoencoder was fitted: a pandas DataFrame with ``names`` where it
+    was fitted on one (no copy of the block), else the array as it is."""
+    if names is None:
+        return lambda block: block
+    import pandas as pd  # the autoencoder was fitted on a DataFrame
+
+    columns = pd.Index(names)
+    return lambda block: pd.DataFrame(block, columns=columns, copy=False)
+
+
 class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
     """Outlier detection with an autoencoder's reconstruction error and code distance.
 
@@ -342,28 +353,29 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         codes = spread = None
         if self.code_distance:
             spread = np.empty(n, dtype=np.float64)
-        with warnings.catch_warnings():
-            # The blocks are arrays this detector validated, its column names checked (a frozen
-            # autoencoder's included, at fit): the autoencoder's "no valid feature names" is noise.
-            warnings.filterwarnings("ignore", message="X does not have valid feature names", category=UserWarning)
-            for start in range(0, n, _SCORE_BLOCK):
-                rows = X[start : start + _SCORE_BLOCK]
-                if sp.issparse(rows):
-                    rows = rows.toarray()
-                m = rows.shape[0]
-                if m < _SCORE_BLOCK:
-                    block = np.empty((_SCORE_BLOCK, X.shape[1]), dtype=np.float32)
-                    block[:m] = rows
-                    block[m:] = rows[0]
-                    rows = block
-                error[start : start + m] = -self.autoencoder_.score_samples(rows)[:m]
-                if self.code_distance:
-                    z = np.asarray(self.autoencoder_.transform(rows))
-                    if codes is None:
-                        codes = np.empty((n, z.shape[1]), dtype=z.dtype)
-                    codes[start : start + m] = z[:m]
-                    reconstruction = np.asarray(self.autoencoder_.inverse_transform(z))[:m]
-                    spread[start : start + m] = ((reconstruction - self.mean_) ** 2).sum(axis=1)
+        # The blocks are arrays this detector validated. A frozen autoencoder fitted on a DataFrame
+        # gets them under the names it was fitted with (checked at fit): it would warn "X does not
+        # have valid feature names" on each. (A filter on that warning is process-wide, not thread-safe.)
+        named = _as_frame(getattr(_unwrap(self.autoencoder_), "feature_names_in_", None))
+        for start in range(0, n, _SCORE_BLOCK):
+            rows = X[start : start + _SCORE_BLOCK]
+            if sp.issparse(rows):
+                rows = rows.toarray()
+            m = rows.shape[0]
+            if m < _SCORE_BLOCK:
+                block = np.empty((_SCORE_BLOCK, X.shape[1]), dtype=np.float32)
+                block[:m] = rows
+                block[m:] = rows[0]
+                rows = block
+            rows = named(rows)
+            error[start : start + m] = -self.autoencoder_.score_samples(rows)[:m]
+            if self.code_distance:
+                z = np.asarray(self.autoencoder_.transform(rows))
+                if codes is None:
+                    codes = np.empty((n, z.shape[1]), dtype=z.dtype)
+                codes[start : start + m] = z[:m]
+                reconstruction = np.asarray(self.autoencoder_.inverse_transform(z))[:m]
+                spread[start : start + m] = ((reconstruction - self.mean_) ** 2).sum(axis=1)
         return error, codes, spread
 
     def _distance(self, codes):
