@@ -21,6 +21,7 @@ __all__ = [
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_LN2 = math.log(2.0)
 # log of float32-safe mean squares (skae._losses._FLOAT32_SQUARES): the likelihood's log-variance offset
 # outside them (data in units of 1e-19 or 1e19) is computed in units of the deviation.
 _LOG_FLOAT32_SQUARES = (math.log(1e-30), math.log(1e30))
@@ -284,16 +285,15 @@ class VAEModule(nn.Module):
             return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
         logvar = logvar.float()
         # Features in units whose squares leave float32's range (1e-19: the squares underflow and
-        # exp(-logvar) overflows; 1e19): the error is squared in units of the deviation instead. The
-        # choice is made on the device (no host sync), and each form gets a log-variance of 0 where it
-        # is not chosen, so that its zero gradient is not 0 * inf = NaN. In ordinary units the value
-        # and the gradients are bit for bit the first form's.
-        offset = self.logvar_offset  # per feature: data of mixed units (a few features in 1e-21)
+        # exp(-logvar) overflows; 1e19): the error and the variance are taken in units of a power of
+        # two near the feature's scale, exactly 1 elsewhere (so that ordinary features are bit for bit
+        # as before, and no branch is chosen on the host).
+        offset = self.logvar_offset  # 2 log scale, per feature
         ordinary = (offset > _LOG_FLOAT32_SQUARES[0]) & (offset < _LOG_FLOAT32_SQUARES[1])
-        zero = torch.zeros_like(logvar)
-        sq = (x - out).square() * torch.exp(-torch.where(ordinary, logvar, zero))
-        scaled = ((x - out) * torch.exp(-0.5 * torch.where(ordinary, zero, logvar))).square()
-        return -0.5 * (torch.where(ordinary, sq, scaled) + logvar + _LOG_2PI).sum(-1)
+        exponent = torch.where(ordinary, torch.zeros_like(offset), -torch.round(offset / (2.0 * _LN2)))
+        sq = ((x - out) * torch.ldexp(torch.ones_like(offset), exponent)).square()
+        sq = sq * torch.exp(-(logvar + 2.0 * _LN2 * exponent))
+        return -0.5 * (sq + logvar + _LOG_2PI).sum(-1)
 
     def sample_likelihood(self, out, logvar, generator):
         """Draws ``x ~ p(x|z)`` given :meth:`decode_distribution`'s output."""
