@@ -125,3 +125,31 @@ def parameter_names(optimizer, module):
     """The names in ``module`` of ``optimizer``'s parameters, in the order its ``state_dict`` numbers them."""
     name_of = {id(p): name for name, p in module.named_parameters()}
     return [name_of[id(p)] for group in optimizer.param_groups for p in group["params"]]
+
+
+def restored_optimizer(module, saved, names, fresh, lr):
+    """The optimizer of an unpickled model's first training call, from its saved ``state_dict``.
+
+    With the parameters' ``names`` (in the state's order, :func:`parameter_names`): Adam grouped as
+    when it was saved, its state loaded, then regrouped where ``fresh`` (built from the current
+    parameters) decays other weights, as in memory. A pickle of an older skae has no names: its state
+    loads into ``fresh`` where the groups match; where they do not (alpha went between 0 and non-zero
+    since), training goes on with ``fresh`` and a warning.
+    """
+    from ._training import _adam, _with_current_alpha  # _training imports this module
+
+    if names is None:
+        try:
+            fresh.load_state_dict(saved)
+        except ValueError:
+            warnings.warn(
+                "This model's optimizer state, saved by an older skae, is grouped for another alpha "
+                "than the current one: training goes on with a new optimizer (Adam's moments restart).",
+                UserWarning,
+                stacklevel=4,
+            )
+        return fresh
+    param, flat = dict(module.named_parameters()), iter(names)
+    optimizer = _adam([{"params": [param[next(flat)] for _ in group["params"]]} for group in saved["param_groups"]], lr)
+    optimizer.load_state_dict(saved)
+    return _with_current_alpha(optimizer, fresh)

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._data import _INFERENCE_BATCH, _Rows, stratified_split
 from ._params import weight_decay
+from ._persistence import restored_optimizer
 from ._progress import Progress, tqdm_available
 from ._schedule import StepSchedule
 from ._threads import step_threads
@@ -301,14 +302,10 @@ class TrainingLoop:
         saved, names = getattr(self, "_optimizer_state", None), getattr(self, "_optimizer_names", None)
         if getattr(self, "_optimizer", None) is not None:
             self._optimizer = _with_current_alpha(self._optimizer, fresh)
-        elif saved is not None and names is not None:
-            # An unpickled model's first partial_fit: its saved state, grouped as when it was saved,
-            # then regrouped where alpha changed since, as in memory.
-            self._optimizer = _with_current_alpha(_as_saved(module, saved, names, self.learning_rate_init), fresh)
+        elif saved is not None:  # an unpickled model's first partial_fit
+            self._optimizer = restored_optimizer(module, saved, names, fresh, self.learning_rate_init)
         else:
             self._optimizer = fresh
-            if saved is not None:  # pickled before the parameters' names were saved with the state
-                self._optimizer.load_state_dict(saved)
         self._optimizer_state = self._optimizer_names = None
         if "dropout" in self._parameter_constraints and getattr(self, "module", None) is None:
             # set_params(dropout=...) between partial_fit calls takes effect: a training-time setting
@@ -577,15 +574,6 @@ def _with_current_alpha(optimizer, fresh):
             if p in optimizer.state:
                 fresh.state[p] = optimizer.state[p]
     return fresh
-
-
-def _as_saved(module, saved, names, lr):
-    """Adam over ``module``'s parameters grouped as in ``saved`` (an optimizer's ``state_dict``, its
-    parameters named by ``names``, as ``_persistence`` saves them), with that state loaded."""
-    param, flat = dict(module.named_parameters()), iter(names)
-    optimizer = _adam([{"params": [param[next(flat)] for _ in group["params"]]} for group in saved["param_groups"]], lr)
-    optimizer.load_state_dict(saved)
-    return optimizer
 
 
 def _adam(params, lr):

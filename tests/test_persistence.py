@@ -101,6 +101,29 @@ def test_alpha_changed_after_a_roundtrip_trains_as_in_memory(cls, alphas):
     assert not np.array_equal(kept.transform(X), loaded.transform(X))  # the new alpha took effect
 
 
+def test_a_pickle_without_parameter_names_still_resumes_or_restarts_its_optimizer():
+    # Pickles of an older skae hold the optimizer's state without the parameters' names. With the
+    # groups it was saved with, training resumes from it bit for bit as before; with other groups
+    # (alpha went from non-zero to 0), torch refused to load it ("different number of parameter
+    # groups"): training now goes on with a new optimizer, and says so.
+    X, y = data()
+    est = fit(make(skae.Autoencoder, alpha=1e-3), X, method="partial_fit")
+
+    def older(model):
+        state = model.__getstate__()
+        del state["_optimizer_names"]
+        loaded = skae.Autoencoder.__new__(skae.Autoencoder)
+        loaded.__setstate__(reseal(state))
+        return loaded
+
+    assert_identical(outputs(fit(older(est), X, method="partial_fit"), X),
+                     outputs(fit(_roundtrip_pickle(est), X, method="partial_fit"), X))
+    restarted = older(est).set_params(alpha=0.0)
+    with pytest.warns(UserWarning, match="training goes on with a new optimizer"):
+        restarted.partial_fit(X)
+    assert restarted.n_iter_ == est.n_iter_ + 1
+
+
 @pytest.mark.parametrize("cls", [skae.Autoencoder, skae.AutoencoderClassifier], ids=["Autoencoder", "Classifier"])
 def test_a_fit_after_a_roundtrip_starts_a_new_optimizer(cls):
     # An unpickled model holds its optimizer's state for a later partial_fit; a fit (cold, or warm
