@@ -1,6 +1,5 @@
 """Autoencoders as outlier detectors, in scikit-learn's conventions (IsolationForest, LocalOutlierFactor)."""
 
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -262,31 +261,11 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
                     f"sklearn.frozen.FrozenEstimator, got {ae!r}."
                 )
             if isinstance(ae, FrozenEstimator):
-                self._check_frozen_names(inner)
                 return ae  # used as it is: cloning returns it, and it is not refitted
             ae = clone(ae)
         if self.random_state is not None:
             ae.set_params(random_state=self.random_state)
         return ae
-
-    def _check_frozen_names(self, inner):
-        """The names of the columns ``fit`` got (validated just before) against those the frozen
-        autoencoder was fitted with: a mismatch is an error, and names it lacks a warning, as in
-        scikit-learn's own validation. The autoencoder then sees this detector's validated arrays."""
-        fitted = getattr(inner, "feature_names_in_", None)
-        names = getattr(self, "feature_names_in_", None)
-        if fitted is None or (names is not None and np.array_equal(names, fitted)):
-            return
-        name = type(inner).__name__
-        if names is None:
-            warnings.warn(f"X does not have valid feature names, but {name} was fitted with feature names",
-                          UserWarning, stacklevel=3)
-            return
-        raise ValueError(
-            f"The feature names should match those that were passed during fit of the frozen {name}: "
-            f"it was fitted with {list(fitted)[:5]}..., X has {list(names)[:5]}... ({len(fitted)} and "
-            f"{len(names)} names)."
-        )
 
     def _validate_X(self, X, reset):
         # The autoencoder's own validation (float32, sparse kept sparse). Values beyond float32's range
@@ -313,6 +292,10 @@ class AutoencoderOutlierDetector(OutlierMixin, BaseEstimator):
         self : object
             The fitted detector.
         """
+        if isinstance(self.autoencoder, FrozenEstimator):
+            # The columns against those the frozen autoencoder was fitted with, in scikit-learn's own
+            # validation (names and count only): it then gets this detector's validated arrays.
+            validate_data(self.autoencoder.estimator, X, skip_check_array=True, reset=False)
         X = self._validate_X(X, reset=True)
         autoencoder = self._make_autoencoder(X.shape[1])
         self.autoencoder_ = autoencoder.fit(X, None)  # FrozenEstimator.fit requires y
