@@ -236,11 +236,6 @@ class SparseAutoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
         if self.sparsity == "topk":
             self._check_k()
             self._check_transform_k()
-            module = getattr(self, "module_", None)
-            if module is not None and module.k is not None:
-                # A warm start or partial_fit with a new k keeps the weights and uses the new k
-                # (annealing k from large to small, as Makhzani & Frey do, avoids dead units).
-                module.k = self.k
 
     def _check_k(self):
         if self.k is None:
@@ -251,9 +246,9 @@ class SparseAutoencoder(_PretrainingMixin, _ModuleMixin, BaseAutoencoder):
             )
 
     def _check_network(self, fitted_checked=False):
-        # k shapes no weight: set on a fitted estimator, it is the k of its outputs from then on, as of
-        # its next partial_fit (before, transform kept the k of the last training call, an invalid one
-        # included).
+        # k shapes no weight: set on a fitted estimator, it is the k of its outputs and of a warm start
+        # or partial_fit, which keep the weights (annealing k from large to small, as Makhzani & Frey
+        # do, avoids dead units). _fit checks the network before training on it.
         super()._check_network(fitted_checked)
         module = self.module_
         if self.sparsity == "topk" and getattr(module, "k", None) is not None and module.k != self.k:
